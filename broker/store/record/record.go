@@ -256,7 +256,6 @@ func decodeFields(buf []byte, n int, keys []KeyRef) (Header, int, error) {
 	return h, off, nil
 }
 
-
 // KeyHash is the hash under which a message key of a topic is indexed. It is
 // stable across processes (the index lives on disk), so it is not maphash.
 func KeyHash(topic, key string) uint64 {

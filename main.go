@@ -1,0 +1,62 @@
+// Command sluice is the single binary of the sluice pipeline. This file only
+// builds the command tree; every component lives in its own package.
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with
+// -ldflags "-X main.version=v1.2.3"; left at "dev", the module version
+// recorded by `go install module@version` is used instead.
+var version = "dev"
+
+func main() {
+	if err := newRootCmd().Execute(); err != nil {
+		// cobra has already printed the error.
+		os.Exit(1)
+	}
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "sluice",
+		Short: "sluice moves logs and metrics from hosts through a broker to sinks",
+		// A usage dump after a runtime error hides the error itself.
+		SilenceUsage: true,
+	}
+	root.AddCommand(newVersionCmd())
+	return root
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the sluice version and the Go version it was built with",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "sluice %s (%s)\n", resolveVersion(), runtime.Version())
+			return err
+		},
+	}
+}
+
+// resolveVersion prefers the -ldflags value, then the main module version
+// from the build info, which is "(devel)" for a plain `go build` in a
+// checkout and therefore not worth printing.
+func resolveVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		if v := info.Main.Version; v != "" && v != "(devel)" {
+			return v
+		}
+	}
+	return version
+}

@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"sync"
@@ -146,6 +147,8 @@ func (f *FaultFS) Rename(oldname, newname string) error {
 	}
 	return f.inner.Rename(oldname, newname)
 }
+
+func (f *FaultFS) Lock(name string) (io.Closer, error) { return f.inner.Lock(name) }
 
 func (f *FaultFS) MkdirAll(dir string, perm os.FileMode) error { return f.inner.MkdirAll(dir, perm) }
 

@@ -47,6 +47,10 @@ type FS interface {
 	SyncDir(dir string) error
 	// DiskUsage reports the space of the file system holding path.
 	DiskUsage(path string) (DiskUsage, error)
+	// Lock takes an exclusive advisory lock on name, creating it, so that
+	// two processes never open the same store. The lock is released by
+	// Close, or by the kernel when the process dies.
+	Lock(name string) (io.Closer, error)
 }
 
 // DiskUsage is the space of one file system, in bytes.
@@ -123,6 +127,21 @@ func (osFS) DiskUsage(path string) (DiskUsage, error) {
 	}
 	bs := uint64(st.Bsize)
 	return DiskUsage{Total: st.Blocks * bs, Avail: st.Bavail * bs}, nil
+}
+
+func (osFS) Lock(name string) (io.Closer, error) {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("lock %s: held by another process", name)
+		}
+		return nil, fmt.Errorf("lock %s: %w", name, err)
+	}
+	return f, nil
 }
 
 // WriteFileAtomic writes data to name so that after a crash name holds either

@@ -7,14 +7,14 @@
 // first entry (20 digits), so that retention can delete the oldest whole
 // files. Entry layout (little-endian):
 //
-//	 0             8             16      20      24            32
-//	 +-------------+-------------+-------+-------+-------------+
-//	 | base offset | log position| size  | count | tag bloom   |
-//	 +-------------+-------------+-------+-------+-------------+
-//	 32            40  41      44      48
-//	 +-------------+---+-------+-------+
-//	 | stored at ms|att|  0 0 0| crc32c|
-//	 +-------------+---+-------+-------+
+//	0             8             16      20      24            32
+//	+-------------+-------------+-------+-------+-------------+
+//	| base offset | log position| size  | count | tag bloom   |
+//	+-------------+-------------+-------+-------+-------------+
+//	32            40  41      44      48
+//	+-------------+---+-------+-------+
+//	| stored at ms|att|  0 0 0| crc32c|
+//	+-------------+---+-------+-------+
 //
 // crc32c covers bytes 0..43. Base offset is the queue offset of the batch's
 // first message; count messages follow it. Stored-at times are made

@@ -238,7 +238,7 @@ func decodeFields(buf []byte, n int, keys []KeyRef) (Header, int, error) {
 	if len(buf) < off {
 		return Header{}, 0, ErrShort
 	}
-	if topicLen == 0 || h.Count == 0 || h.Attr&^knownAttrs != 0 {
+	if topicLen == 0 || topicLen > MaxTopicLen || h.Count == 0 || h.Attr&^knownAttrs != 0 {
 		return Header{}, 0, fmt.Errorf("%w: invalid header fields", ErrCorrupt)
 	}
 	h.Topic = string(buf[HeaderSize : HeaderSize+topicLen])

@@ -241,7 +241,7 @@ func decodeFields(buf []byte, n int, keys []KeyRef) (Header, int, error) {
 	if topicLen == 0 || topicLen > MaxTopicLen || h.Count == 0 || h.Attr&^knownAttrs != 0 {
 		return Header{}, 0, fmt.Errorf("%w: invalid header fields", ErrCorrupt)
 	}
-	h.Topic = string(buf[HeaderSize : HeaderSize+topicLen])
+	h.Topic = internTopic(buf[HeaderSize : HeaderSize+topicLen])
 	keys = keys[:0]
 	for p := HeaderSize + topicLen; p < off; p += KeyRefSize {
 		k := KeyRef{Index: le.Uint32(buf[p:]), Hash: le.Uint64(buf[p+4:])}

@@ -512,14 +512,15 @@ func TestFaultFSConcurrent(t *testing.T) {
 	ffs := NewFaultFS(Default)
 	var wg sync.WaitGroup
 	for i := range 4 {
+		// Create before any fault is injected: only the writes race with
+		// the toggling below.
+		f, err := ffs.Create(filepath.Join(dir, string(rune('a'+i))))
+		if err != nil {
+			t.Fatal(err)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f, err := ffs.Create(filepath.Join(dir, string(rune('a'+i))))
-			if err != nil {
-				t.Error(err)
-				return
-			}
 			defer f.Close()
 			for range 200 {
 				f.Write([]byte("0123456789")) // failures are expected here

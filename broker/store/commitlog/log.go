@@ -80,6 +80,7 @@ type Log struct {
 	dir         string
 	segmentSize int64
 
+	syncMu   sync.Mutex   // one Sync at a time, so its result is true when it returns
 	mu       sync.RWMutex // guards segs and toSync
 	segs     []*segment
 	toSync   []*segment // sealed segments written since the last Sync
@@ -242,6 +243,8 @@ func (l *Log) activeFor(n int64) (*segment, error) {
 // concurrently with Append; bytes appended while it runs may or may not be
 // covered, and the returned position says which are.
 func (l *Log) Sync() (int64, error) {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
 	l.mu.Lock()
 	end := l.end.Load()
 	sealed := l.toSync

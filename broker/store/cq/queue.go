@@ -250,6 +250,9 @@ var ErrNoEntry = errors.New("no entry at or after offset")
 func (q *Queue) Find(offset int64) (int64, error) {
 	q.mu.RLock()
 	defer q.mu.RUnlock()
+	if offset >= q.next {
+		return 0, ErrNoEntry
+	}
 	i := sort.Search(len(q.bases), func(i int) bool { return q.bases[i] > offset }) - 1
 	if i < 0 {
 		i = 0

@@ -339,21 +339,11 @@ func (q *Queue) SearchTime(ms int64) (int64, error) {
 func (q *Queue) TruncateFromPos(pos int64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	// Entries are in position order; find the first at or after pos.
-	lo, hi := 0, len(q.bases)
-	for lo < hi {
-		mid := (lo + hi) / 2
-		e, err := q.entryLocked(q.first + int64(mid))
-		if err != nil {
-			return err
-		}
-		if e.Pos >= pos {
-			hi = mid
-		} else {
-			lo = mid + 1
-		}
+	k, err := q.searchPosLocked(pos)
+	if err != nil {
+		return err
 	}
-	return q.truncateLocked(lo)
+	return q.truncateLocked(k)
 }
 
 func (q *Queue) entryLocked(idx int64) (Entry, error) {
@@ -399,9 +389,9 @@ func (q *Queue) truncateLocked(keep int) error {
 	return nil
 }
 
-// DropBefore deletes whole files all of whose entries lie below log
-// position pos (retention removed those segments). The newest file is kept
-// while it holds the queue's last entry, so the next offset stays known.
+// DropBefore forgets the entries whose batches lie below log position pos
+// (retention removed those segments) and deletes the files that hold only
+// such entries. The queue's next offset is kept even if no entry is left.
 func (q *Queue) DropBefore(pos int64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -419,11 +409,37 @@ func (q *Queue) DropBefore(pos int64) error {
 			return fmt.Errorf("remove consume queue file %s: %w", f.path, err)
 		}
 		q.files = q.files[1:]
-		drop := next.first - q.first
-		q.bases = q.bases[drop:]
+		q.bases = q.bases[next.first-q.first:]
 		q.first = next.first
 	}
+	// Entries below pos in the remaining first file are hidden, not
+	// deleted: the file goes once all of its entries are below pos.
+	k, err := q.searchPosLocked(pos)
+	if err != nil {
+		return err
+	}
+	q.bases = q.bases[k:]
+	q.first += int64(k)
 	return nil
+}
+
+// searchPosLocked returns the index into bases of the first entry whose
+// position is at or after pos.
+func (q *Queue) searchPosLocked(pos int64) (int, error) {
+	lo, hi := 0, len(q.bases)
+	for lo < hi {
+		mid := (lo + hi) / 2
+		e, err := q.entryLocked(q.first + int64(mid))
+		if err != nil {
+			return 0, err
+		}
+		if e.Pos >= pos {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo, nil
 }
 
 // Sync makes the entries written so far durable.

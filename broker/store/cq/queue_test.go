@@ -62,11 +62,24 @@ func TestQueueAppendFindReopen(t *testing.T) {
 	if len(files) != 2 {
 		t.Fatalf("%d files after truncation, want 2", len(files))
 	}
+	if err := q.DropBefore(3 * 200); err != nil {
+		t.Fatal(err)
+	}
+	if lo, hi := q.Range(); lo != 30 || hi != 50 {
+		t.Fatalf("range after DropBefore %d..%d, want 30..50", lo, hi)
+	}
+	if idx, err := q.Find(0); err != nil || idx != 3 {
+		t.Fatalf("Find(0) after DropBefore = %d, %v; want entry 3", idx, err)
+	}
 	if err := q.DropBefore(5 * 200); err != nil {
 		t.Fatal(err)
 	}
-	if lo, hi := q.Range(); lo != 40 || hi != 50 {
-		t.Fatalf("range after DropBefore %d..%d, want 40..50", lo, hi)
+	if lo, hi := q.Range(); lo != 50 || hi != 50 {
+		t.Fatalf("range after dropping all %d..%d, want 50..50", lo, hi)
+	}
+	files, _ = filepath.Glob(filepath.Join(dir, "*.cq"))
+	if len(files) != 1 {
+		t.Fatalf("%d files after dropping all entries, want the last one kept", len(files))
 	}
 	if _, err := q.Find(200); !errors.Is(err, ErrNoEntry) {
 		t.Fatalf("Find past end: %v", err)

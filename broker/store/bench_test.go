@@ -1,0 +1,258 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pierrec/lz4/v4"
+
+	"github.com/sluicehq/sluice/broker/store/record"
+)
+
+const (
+	benchMessages = 1000
+	benchMsgSize  = 200
+)
+
+// benchPayloads returns n lz4-compressed batches of 1,000 log lines of 200
+// bytes each, length-prefixed, that compress like real logs do: a shared
+// shape with varying numbers, ids and paths.
+func benchPayloads(n int) [][]byte {
+	rng := rand.New(rand.NewPCG(42, 7))
+	paths := []string{"/api/v1/items", "/api/v1/users", "/healthz", "/api/v2/orders", "/static/app.js"}
+	out := make([][]byte, n)
+	for i := range out {
+		var raw bytes.Buffer
+		for m := range benchMessages {
+			line := fmt.Sprintf("2026-11-28T04:%02d:%02d.%03dZ host-%02d app[%d]: %s %s/%d status=%d bytes=%d dur_ms=%d trace=%016x user=%08x",
+				m%60, rng.IntN(60), rng.IntN(1000), rng.IntN(20), 1000+rng.IntN(50), []string{"GET", "POST"}[rng.IntN(2)],
+				paths[rng.IntN(len(paths))], rng.IntN(100000), []int{200, 200, 200, 404, 500}[rng.IntN(5)],
+				rng.IntN(50000), rng.IntN(900), rng.Uint64(), rng.Uint32())
+			for len(line) < benchMsgSize {
+				line += " pad"
+			}
+			binary.Write(&raw, binary.LittleEndian, uint32(benchMsgSize))
+			raw.WriteString(line[:benchMsgSize])
+		}
+		var c bytes.Buffer
+		w := lz4.NewWriter(&c)
+		w.Write(raw.Bytes())
+		w.Close()
+		out[i] = c.Bytes()
+	}
+	return out
+}
+
+func benchStoreConfig(dir string, mode FlushMode) Config {
+	cfg := testConfig(dir)
+	cfg.SegmentSize = 0 // the default, 1 GiB
+	cfg.Flush = mode
+	cfg.CheckpointInterval = 10 * time.Second
+	cfg.MaintenanceInterval = time.Second
+	return cfg
+}
+
+// BenchmarkAppend measures sync and async appends of 1,000-message batches
+// against a raw baseline in the same run: the same record bytes written to
+// a plain file with one fsync per `appenders` batches, which is what perfect
+// group commit would do. x-raw is the store's throughput over the baseline's.
+func BenchmarkAppend(b *testing.B) {
+	payloads := benchPayloads(16)
+	rawMBs := map[int]float64{}
+	for _, appenders := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("raw/appenders=%d", appenders), func(b *testing.B) {
+			rawMBs[appenders] = benchRaw(b, payloads, appenders)
+		})
+		for _, mode := range []FlushMode{FlushSync, FlushAsync} {
+			b.Run(fmt.Sprintf("%s/appenders=%d", mode, appenders), func(b *testing.B) {
+				mbs := benchStoreAppend(b, payloads, mode, appenders)
+				if raw := rawMBs[appenders]; raw > 0 {
+					b.ReportMetric(mbs/raw, "x-raw")
+				}
+			})
+		}
+	}
+}
+
+func benchRaw(b *testing.B, payloads [][]byte, perSync int) float64 {
+	recs := make([][]byte, len(payloads))
+	for i, p := range payloads {
+		h := record.Header{Topic: "bench", Count: benchMessages, StoredAtMs: 1}
+		recs[i] = record.Encode(nil, &h, p)
+	}
+	f, err := os.Create(filepath.Join(b.TempDir(), "raw"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	b.SetBytes(int64(len(payloads[0])))
+	b.ReportAllocs()
+	b.ResetTimer()
+	var written int64
+	for i := range b.N {
+		rec := recs[i%len(recs)]
+		if _, err := f.Write(rec); err != nil {
+			b.Fatal(err)
+		}
+		written += int64(len(payloads[i%len(recs)]))
+		if (i+1)%perSync == 0 || i == b.N-1 {
+			if err := f.Sync(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.StopTimer()
+	return float64(written) / b.Elapsed().Seconds() / 1e6
+}
+
+func benchStoreAppend(b *testing.B, payloads [][]byte, mode FlushMode, appenders int) float64 {
+	s := mustOpen(b, benchStoreConfig(b.TempDir(), mode))
+	defer s.Close()
+	batches := make([]Batch, len(payloads))
+	for i, p := range payloads {
+		batches[i] = Batch{Topic: "bench", Queue: uint32(i % 8), Count: benchMessages, Attr: record.AttrLZ4,
+			ProducerID: 1, FirstBornMs: 1, LastBornMs: 2, Payload: p}
+	}
+	b.SetBytes(int64(len(payloads[0])))
+	b.ReportAllocs()
+	b.ResetTimer()
+	var next, written atomic.Int64
+	var wg sync.WaitGroup
+	for w := range appenders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bt := batches[w%len(batches)] // each appender owns its copy
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(b.N) {
+					return
+				}
+				bt.Payload = payloads[i%int64(len(payloads))]
+				if _, err := s.Append(context.Background(), &bt); err != nil {
+					b.Error(err)
+					return
+				}
+				written.Add(int64(len(bt.Payload)))
+			}
+		}()
+	}
+	wg.Wait()
+	if mode == FlushAsync {
+		s.flushOnce() // the same bytes reach the disk as in sync mode
+	}
+	b.StopTimer()
+	return float64(written.Load()) / b.Elapsed().Seconds() / 1e6
+}
+
+// BenchmarkReadQueue reads one queue sequentially from offset 0.
+func BenchmarkReadQueue(b *testing.B) {
+	payloads := benchPayloads(16)
+	s := mustOpen(b, benchStoreConfig(b.TempDir(), FlushAsync))
+	defer s.Close()
+	const batches = 2000
+	var total int64
+	for i := range batches {
+		bt := Batch{Topic: "bench", Count: benchMessages, Attr: record.AttrLZ4, Payload: payloads[i%len(payloads)]}
+		if _, err := s.Append(context.Background(), &bt); err != nil {
+			b.Fatal(err)
+		}
+		total += int64(len(bt.Payload))
+	}
+	b.SetBytes(total)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var buf []byte
+	for range b.N {
+		n := 0
+		for off := int64(0); ; {
+			res, err := s.Read("bench", 0, off, ReadOptions{Buf: buf})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(res.Batches) == 0 {
+				break
+			}
+			n += len(res.Batches)
+			buf, off = res.Buf, res.Next
+		}
+		if n != batches {
+			b.Fatalf("read %d batches, want %d", n, batches)
+		}
+	}
+}
+
+// BenchmarkRecover reopens a store after a crash with the same unflushed
+// tail (32 MiB after the last checkpoint) on logs of 256 MiB and 2 GiB: the
+// time should depend on the tail, not on the log.
+func BenchmarkRecover(b *testing.B) {
+	payloads := benchPayloads(16)
+	const tail = 32 << 20
+	for _, size := range []int64{256 << 20, 2 << 30} {
+		b.Run(fmt.Sprintf("log=%dMiB/tail=32MiB", size>>20), func(b *testing.B) {
+			dir := b.TempDir()
+			cfg := benchStoreConfig(dir, FlushAsync)
+			cfg.CheckpointInterval = time.Hour
+			s := mustOpen(b, cfg)
+			fill := func(n int64) {
+				for i := 0; n > 0; i++ {
+					bt := Batch{Topic: "bench", Queue: uint32(i % 8), Count: benchMessages, Attr: record.AttrLZ4,
+						Payload: payloads[i%len(payloads)]}
+					if _, err := s.Append(context.Background(), &bt); err != nil {
+						b.Fatal(err)
+					}
+					n -= int64(len(bt.Payload))
+				}
+			}
+			fill(size - tail)
+			if err := s.checkpoint(); err != nil {
+				b.Fatal(err)
+			}
+			fill(tail)
+			s.crash()
+			cpPath := filepath.Join(dir, checkpointFile)
+			cp, err := os.ReadFile(cpPath)
+			if err != nil {
+				b.Fatal(err)
+			}
+			runs, _ := filepath.Glob(filepath.Join(dir, "keyindex", "*"))
+			b.ResetTimer()
+			for range b.N {
+				s := mustOpen(b, cfg)
+				b.StopTimer()
+				s.crash()
+				// Put the crash state back: the old checkpoint, no runs
+				// written by this recovery.
+				if err := os.WriteFile(cpPath, cp, 0o644); err != nil {
+					b.Fatal(err)
+				}
+				removeNewFiles(b, filepath.Join(dir, "keyindex"), runs)
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+func removeNewFiles(b *testing.B, dir string, keep []string) {
+	now, _ := filepath.Glob(filepath.Join(dir, "*"))
+	old := map[string]bool{}
+	for _, k := range keep {
+		old[k] = true
+	}
+	for _, n := range now {
+		if !old[n] {
+			if err := os.Remove(n); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

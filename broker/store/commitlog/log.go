@@ -114,15 +114,19 @@ func Open(cfg Config) (*Log, error) {
 		if !ok {
 			continue
 		}
-		if err := l.openSegment(start, false); err != nil {
+		s, err := l.openSegment(start)
+		if err != nil {
 			l.Close()
 			return nil, err
 		}
+		l.segs = append(l.segs, s)
 	}
 	if len(l.segs) == 0 {
-		if err := l.openSegment(0, true); err != nil {
+		s, err := l.openSegment(0)
+		if err != nil {
 			return nil, err
 		}
+		l.segs, l.dirDirty = []*segment{s}, true
 	}
 	last := l.segs[len(l.segs)-1]
 	l.end.Store(last.start + last.size.Load())
@@ -141,28 +145,24 @@ func parseSegmentName(name string) (int64, bool) {
 	return n, err == nil && n >= 0
 }
 
-func (l *Log) openSegment(start int64, create bool) error {
+// openSegment opens (creating it if missing) the segment file starting at
+// start; the caller adds it to segs.
+func (l *Log) openSegment(start int64) (*segment, error) {
 	path := filepath.Join(l.dir, SegmentName(start))
 	f, err := l.fs.OpenReadWrite(path)
 	if err != nil {
-		return fmt.Errorf("open segment %s: %w", path, err)
+		return nil, fmt.Errorf("open segment %s: %w", path, err)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return fmt.Errorf("stat segment %s: %w", path, err)
+		return nil, fmt.Errorf("stat segment %s: %w", path, err)
 	}
 	s := &segment{start: start, path: path, file: f}
 	s.size.Store(st.Size())
 	s.modTime.Store(st.ModTime().UnixNano())
 	s.refs.Store(1)
-	l.mu.Lock()
-	l.segs = append(l.segs, s)
-	if create {
-		l.dirDirty = true
-	}
-	l.mu.Unlock()
-	return nil
+	return s, nil
 }
 
 // Start is the position of the first byte still in the log.
@@ -227,14 +227,26 @@ func (l *Log) activeFor(n int64) (*segment, error) {
 	if used == 0 || used+n <= l.segmentSize {
 		return seg, nil
 	}
-	start := l.end.Load()
-	if err := l.openSegment(start, true); err != nil {
+	if seg.size.Load() != used {
+		// A previous failed write could not be cut off: do it before
+		// sealing, or the partial bytes would stay below the next segment.
+		if err := seg.file.Truncate(used); err != nil {
+			return nil, fmt.Errorf("cut partial write from segment %s: %w", seg.path, err)
+		}
+		seg.size.Store(used)
+	}
+	next, err := l.openSegment(l.end.Load())
+	if err != nil {
 		return nil, err
 	}
+	// Add the new segment and queue the sealed one for Sync in one step: a
+	// Sync that saw the new segment as active but not the sealed one in
+	// toSync would return an End covering bytes it did not sync.
 	l.mu.Lock()
+	l.segs = append(l.segs, next)
 	l.toSync = append(l.toSync, seg)
 	seg.ref() // kept until synced, even if retention removes it meanwhile
-	next := l.segs[len(l.segs)-1]
+	l.dirDirty = true
 	l.mu.Unlock()
 	return next, nil
 }

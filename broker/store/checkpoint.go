@@ -118,13 +118,17 @@ func (s *Store) readCheckpoint() (checkpointData, error) {
 // visible end of the log and records that position, so that recovery
 // re-scans only what came after it.
 func (s *Store) checkpoint() error {
+	// The append lock keeps the queue set still, the dispatch lock keeps
+	// the visible end and the queues' next offsets in agreement.
 	s.mu.Lock()
+	s.dispatchMu.Lock()
 	cp := checkpointData{Pos: s.visibleEnd.Load(), Queues: make(map[QueueID]int64, len(s.queues))}
 	qs := make([]*queue, 0, len(s.queues))
 	for id, q := range s.queues {
 		cp.Queues[id] = q.cq.Next()
 		qs = append(qs, q)
 	}
+	s.dispatchMu.Unlock()
 	s.mu.Unlock()
 	if s.cfg.Flush == FlushAsync {
 		// Async mode shows records before they are durable: make the log

@@ -113,6 +113,11 @@ type Store struct {
 	durableEnd atomic.Int64
 
 	diskFull atomic.Pointer[error] // set while appends are refused for space
+	writers  atomic.Int32          // appends between entering and leaving the append lock
+
+	// Owned by the flush goroutine: what it dispatches after an fsync.
+	flushPend []pending
+	flushKeys []record.KeyRef
 
 	retentionMu sync.Mutex // one retention pass at a time
 
@@ -176,9 +181,11 @@ func (s *Store) Append(ctx context.Context, b *Batch) (Appended, error) {
 	if err := ctx.Err(); err != nil {
 		return Appended{}, err
 	}
+	s.writers.Add(1)
 	s.mu.Lock()
 	res, g, err := s.appendLocked(b)
 	s.mu.Unlock()
+	last := s.writers.Add(-1) == 0
 	if err != nil {
 		s.m.appendErrors.Inc()
 		return Appended{}, err
@@ -189,9 +196,13 @@ func (s *Store) Append(ctx context.Context, b *Batch) (Appended, error) {
 	if g == nil {
 		return res, nil
 	}
-	select {
-	case s.kick <- struct{}{}:
-	default:
+	// Only the last of the appends writing at once wakes the flusher, so
+	// that an fsync starts with every batch that was about to be written.
+	if last {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
 	}
 	select {
 	case <-g.done:
@@ -246,13 +257,12 @@ func (s *Store) appendLocked(b *Batch) (Appended, *commitGroup, error) {
 	res := Appended{BaseOffset: h.BaseOffset, Pos: pos, StoredAtMs: h.StoredAtMs}
 	if s.cfg.Flush == FlushAsync {
 		// Async: visible as soon as written; the flush loop only fsyncs.
-		s.dispatch(p, b.Keys)
-		s.visibleEnd.Store(s.log.End())
+		p.keys = [2]int{0, len(b.Keys)}
+		s.dispatch([]pending{p}, b.Keys, pos+int64(p.entry.Size))
 		return res, nil, nil
 	}
-	p.keys[0] = len(s.pendingKeys)
+	p.keys = [2]int{len(s.pendingKeys), len(s.pendingKeys) + len(b.Keys)}
 	s.pendingKeys = append(s.pendingKeys, b.Keys...)
-	p.keys[1] = len(s.pendingKeys)
 	s.pend = append(s.pend, p)
 	s.group.batches++
 	return res, s.group, nil
@@ -276,18 +286,23 @@ func (s *Store) queueLocked(id QueueID, create bool) (*queue, error) {
 	return q, nil
 }
 
-// dispatch makes a written record visible: its consume-queue entry and its
-// keys. A failure here leaves the record in the log, where recovery finds
-// it again, so it is logged rather than failing the append.
-func (s *Store) dispatch(p pending, keys []record.KeyRef) {
+// dispatch makes written records visible: their consume-queue entries and
+// keys (p.keys index keys), then the visible end of the log. Checkpoints
+// take dispatchMu, so they see queues and visible end agree. A failure here
+// leaves the record in the log, where recovery finds it again, so it is
+// logged rather than failing the append.
+func (s *Store) dispatch(ps []pending, keys []record.KeyRef, visible int64) {
 	s.dispatchMu.Lock()
 	defer s.dispatchMu.Unlock()
-	if err := p.q.cq.Append(p.entry); err != nil {
-		s.lg.Error("consume queue append; recovery will rebuild it", "queue", p.q.id, "err", err)
+	for _, p := range ps {
+		if err := p.q.cq.Append(p.entry); err != nil {
+			s.lg.Error("consume queue append; recovery will rebuild it", "queue", p.q.id, "err", err)
+		}
+		for _, k := range keys[p.keys[0]:p.keys[1]] {
+			s.keys.Add(keyindex.Entry{Hash: k.Hash, Pos: p.entry.Pos, Index: k.Index})
+		}
 	}
-	for _, k := range keys {
-		s.keys.Add(keyindex.Entry{Hash: k.Hash, Pos: p.entry.Pos, Index: k.Index})
-	}
+	s.visibleEnd.Store(visible)
 }
 
 // flushLoop owns fsync. In sync mode it runs one fsync per commit group:
@@ -346,19 +361,28 @@ func (s *Store) flushOnce() {
 		return
 	}
 	s.durableEnd.Store(end)
+	// Take the now durable records out of the pending list, and dispatch
+	// them without holding the append lock.
 	n := 0
-	for ; n < len(s.pend) && s.pend[n].entry.Pos < end; n++ {
-		p := s.pend[n]
-		s.dispatch(p, s.pendingKeys[p.keys[0]:p.keys[1]])
+	for n < len(s.pend) && s.pend[n].entry.Pos < end {
+		n++
+	}
+	s.flushPend = append(s.flushPend[:0], s.pend[:n]...)
+	s.flushKeys = s.flushKeys[:0]
+	for i := range s.flushPend {
+		p := &s.flushPend[i]
+		k := s.pendingKeys[p.keys[0]:p.keys[1]]
+		p.keys = [2]int{len(s.flushKeys), len(s.flushKeys) + len(k)}
+		s.flushKeys = append(s.flushKeys, k...)
 	}
 	s.pend = append(s.pend[:0], s.pend[n:]...)
 	if len(s.pend) == 0 {
 		s.pendingKeys = s.pendingKeys[:0]
 	}
-	if s.cfg.Flush == FlushSync {
-		s.visibleEnd.Store(end)
-	}
 	s.mu.Unlock()
+	if s.cfg.Flush == FlushSync {
+		s.dispatch(s.flushPend, s.flushKeys, end)
+	}
 	close(g.done)
 }
 

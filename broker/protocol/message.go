@@ -1,0 +1,307 @@
+package protocol
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+
+	"github.com/pierrec/lz4/v4"
+
+	"github.com/sluicehq/sluice/broker/store/record"
+)
+
+// MaxBatchRaw bounds the uncompressed size of one batch; a larger size
+// read from the wire is refused before anything is allocated.
+const MaxBatchRaw = 64 << 20
+
+// Message is one message as a producer gives it.
+type Message struct {
+	Key        string
+	Tags       string
+	Properties map[string]string
+	Body       []byte
+	// BornMs is when the message was made (Unix ms); 0 means now.
+	BornMs int64
+}
+
+// BatchBuilder encodes messages into a batch payload. The zero value is
+// ready after Reset. It is reused from batch to batch so that adding a
+// message allocates nothing in the steady state.
+type BatchBuilder struct {
+	topic     string
+	raw       []byte
+	count     uint32
+	firstBorn int64
+	lastBorn  int64
+	bloom     uint64
+	keys      []record.KeyRef
+	comp      lz4.Compressor
+}
+
+// Reset empties the builder for a batch of topic.
+func (b *BatchBuilder) Reset(topic string) {
+	b.topic, b.raw, b.count, b.bloom, b.keys = topic, b.raw[:0], 0, 0, b.keys[:0]
+	b.firstBorn, b.lastBorn = 0, 0
+}
+
+// Count is the number of messages added.
+func (b *BatchBuilder) Count() uint32 { return b.count }
+
+// Size is the uncompressed size of the messages added.
+func (b *BatchBuilder) Size() int { return len(b.raw) }
+
+// Add appends m; bornMs is used when m.BornMs is 0.
+func (b *BatchBuilder) Add(m *Message, bornMs int64) {
+	if m.BornMs != 0 {
+		bornMs = m.BornMs
+	}
+	if b.count == 0 {
+		b.firstBorn = bornMs
+	}
+	b.lastBorn = max(b.lastBorn, bornMs)
+	if m.Key != "" {
+		b.keys = append(b.keys, record.KeyRef{Index: b.count, Hash: record.KeyHash(b.topic, m.Key)})
+	}
+	if m.Tags != "" {
+		b.bloom |= record.TagBit(m.Tags)
+	}
+	n := uvarintLen(0) + varintLen(bornMs-b.firstBorn) + strLen(m.Key) + strLen(m.Tags) +
+		uvarintLen(uint64(len(m.Properties))) + strLen(string(m.Body))
+	for k, v := range m.Properties {
+		n += strLen(k) + strLen(v)
+	}
+	b.raw = binary.AppendUvarint(b.raw, uint64(n))
+	b.raw = binary.AppendUvarint(b.raw, 0) // flags, for later use
+	b.raw = binary.AppendVarint(b.raw, bornMs-b.firstBorn)
+	b.raw = appendStr(b.raw, m.Key)
+	b.raw = appendStr(b.raw, m.Tags)
+	b.raw = binary.AppendUvarint(b.raw, uint64(len(m.Properties)))
+	for k, v := range m.Properties {
+		b.raw = appendStr(b.raw, k)
+		b.raw = appendStr(b.raw, v)
+	}
+	b.raw = binary.AppendUvarint(b.raw, uint64(len(m.Body)))
+	b.raw = append(b.raw, m.Body...)
+	b.count++
+}
+
+// Batch is a finished batch: the fields of a ProduceRequest but topic,
+// queue and producer sequence.
+type Batch struct {
+	Count       uint32
+	Attr        record.Attr
+	FirstBornMs int64
+	LastBornMs  int64
+	TagBloom    uint64
+	Keys        []record.KeyRef
+	Payload     []byte
+}
+
+// Finish compresses the messages (when compress is set and it helps) into
+// dst's storage and returns the batch. Keys alias the builder: use the
+// batch before the next Reset.
+func (b *BatchBuilder) Finish(compress bool, dst []byte) Batch {
+	out := Batch{Count: b.count, FirstBornMs: b.firstBorn, LastBornMs: b.lastBorn,
+		TagBloom: b.bloom, Keys: b.keys}
+	if compress {
+		bound := lz4.CompressBlockBound(len(b.raw)) + binary.MaxVarintLen64
+		if cap(dst) < bound {
+			dst = make([]byte, 0, bound)
+		}
+		dst = binary.AppendUvarint(dst[:0], uint64(len(b.raw)))
+		n, err := b.comp.CompressBlock(b.raw, dst[len(dst):bound])
+		if err == nil && n > 0 && len(dst)+n < len(b.raw) {
+			out.Attr |= record.AttrLZ4
+			out.Payload = dst[:len(dst)+n]
+			return out
+		}
+	}
+	out.Payload = append(dst[:0], b.raw...)
+	return out
+}
+
+// Decompress returns the raw messages of a payload, decompressing into
+// scratch (grown as needed) when attr says lz4.
+func Decompress(attr record.Attr, payload, scratch []byte) ([]byte, error) {
+	if attr&record.AttrLZ4 == 0 {
+		return payload, nil
+	}
+	n, k := binary.Uvarint(payload)
+	if k <= 0 {
+		return nil, fmt.Errorf("%w: bad raw length of lz4 batch", ErrBadBody)
+	}
+	if n > MaxBatchRaw {
+		return nil, fmt.Errorf("%w: batch of %d bytes exceeds %d", ErrBadBody, n, MaxBatchRaw)
+	}
+	// lz4 expands at most 255-fold; anything claiming more is corrupt.
+	if n > uint64(len(payload)-k)*255+16 {
+		return nil, fmt.Errorf("%w: %d compressed bytes cannot hold %d", ErrBadBody, len(payload)-k, n)
+	}
+	if uint64(cap(scratch)) < n {
+		scratch = make([]byte, n)
+	}
+	scratch = scratch[:n]
+	got, err := lz4.UncompressBlock(payload[k:], scratch)
+	if err != nil {
+		return nil, fmt.Errorf("%w: lz4: %w", ErrBadBody, err)
+	}
+	if uint64(got) != n {
+		return nil, fmt.Errorf("%w: lz4 gave %d bytes, header says %d", ErrBadBody, got, n)
+	}
+	return scratch, nil
+}
+
+// MessageView is a decoded message whose fields alias the batch.
+type MessageView struct {
+	Key    []byte
+	Tags   []byte
+	Body   []byte
+	BornMs int64
+	props  []byte
+	nprops int
+}
+
+// Properties calls fn for each property.
+func (m *MessageView) Properties(fn func(k, v []byte)) {
+	d := dec{b: m.props}
+	for range m.nprops {
+		k, v := d.bytes("key"), d.bytes("value")
+		fn(k, v)
+	}
+}
+
+// Property returns the value of property name, or "".
+func (m *MessageView) Property(name string) string {
+	var out string
+	m.Properties(func(k, v []byte) {
+		if string(k) == name {
+			out = string(v)
+		}
+	})
+	return out
+}
+
+// Message copies the view into a Message.
+func (m *MessageView) Message() Message {
+	out := Message{Key: string(m.Key), Tags: string(m.Tags), Body: append([]byte(nil), m.Body...), BornMs: m.BornMs}
+	if m.nprops > 0 {
+		out.Properties = make(map[string]string, m.nprops)
+		m.Properties(func(k, v []byte) { out.Properties[string(k)] = string(v) })
+	}
+	return out
+}
+
+// MessageIter walks the raw messages of a batch.
+type MessageIter struct {
+	raw       []byte
+	firstBorn int64
+	err       error
+}
+
+// NewMessageIter iterates raw (from Decompress) of a batch whose first
+// message was born at firstBornMs.
+func NewMessageIter(raw []byte, firstBornMs int64) MessageIter {
+	return MessageIter{raw: raw, firstBorn: firstBornMs}
+}
+
+// Next decodes the next message into m and reports whether there was one.
+// Check Err after the last.
+func (it *MessageIter) Next(m *MessageView) bool {
+	if it.err != nil || len(it.raw) == 0 {
+		return false
+	}
+	d := dec{b: it.raw}
+	rec := d.bytes("message")
+	if d.err != nil {
+		it.err = d.err
+		return false
+	}
+	it.raw = d.b
+	md := dec{b: rec}
+	md.uvarint("flags")
+	m.BornMs = it.firstBorn + varint(&md)
+	m.Key = md.bytes("key")
+	m.Tags = md.bytes("tags")
+	m.nprops = md.count("properties", 2)
+	start := md.b
+	for range m.nprops {
+		md.bytes("property key")
+		md.bytes("property value")
+	}
+	m.props = start[:len(start)-len(md.b)]
+	m.Body = md.bytes("body")
+	if err := md.end(); err != nil {
+		it.err = err
+		return false
+	}
+	return true
+}
+
+// Err returns the first decoding error.
+func (it *MessageIter) Err() error { return it.err }
+
+func varint(d *dec) int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail("bad born time")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+func varintLen(v int64) int {
+	u := uint64(v) << 1
+	if v < 0 {
+		u = ^u
+	}
+	return uvarintLen(u)
+}
+
+func strLen(s string) int { return uvarintLen(uint64(len(s))) + len(s) }
+
+// MessageID is the ID of message index of the batch at log position pos:
+// unique per broker, and enough to find the message again.
+func MessageID(pos int64, index uint32) string {
+	var b [24]byte
+	const hex = "0123456789ABCDEF"
+	for i := 15; i >= 0; i-- {
+		b[i] = hex[pos&15]
+		pos >>= 4
+	}
+	for i := 23; i >= 16; i-- {
+		b[i] = hex[index&15]
+		index >>= 4
+	}
+	return string(b[:])
+}
+
+// ParseMessageID reverses MessageID.
+func ParseMessageID(id string) (pos int64, index uint32, err error) {
+	if len(id) != 24 {
+		return 0, 0, fmt.Errorf("message id %q: want 24 hex digits", id)
+	}
+	p, err1 := strconv.ParseUint(id[:16], 16, 63)
+	i, err2 := strconv.ParseUint(id[16:], 16, 32)
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("message id %q: want 24 hex digits", id)
+	}
+	return int64(p), uint32(i), nil
+}

@@ -119,6 +119,10 @@ func benchAppend(b *testing.B, payloads [][]byte, mode FlushMode, appenders int)
 	b.ReportMetric(storeMBs, "MB/s")
 	b.ReportMetric(rawMBs, "raw-MB/s")
 	b.ReportMetric(storeMBs/rawMBs, "x-raw")
+	if mode == FlushSync {
+		fsyncs := histogramCount(b, s, "sluice_store_group_commit_batches_count")
+		b.ReportMetric(float64(b.N)/float64(max(fsyncs, 1)), "batches/fsync")
+	}
 }
 
 // appendConcurrently appends n batches from len(batches) goroutines and

@@ -118,6 +118,14 @@ func (s *Store) readCheckpoint() (checkpointData, error) {
 // visible end of the log and records that position, so that recovery
 // re-scans only what came after it.
 func (s *Store) checkpoint() error {
+	// One at a time: DeleteTopic checkpoints besides the maintenance loop.
+	s.checkpointMu.Lock()
+	defer s.checkpointMu.Unlock()
+	return s.checkpointLocked()
+}
+
+// checkpointLocked is checkpoint with checkpointMu held.
+func (s *Store) checkpointLocked() error {
 	// The append lock keeps the queue set still, the dispatch lock keeps
 	// the visible end and the queues' next offsets in agreement.
 	s.mu.Lock()

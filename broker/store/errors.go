@@ -21,6 +21,9 @@ var (
 	// ErrOffsetGone means the offset was deleted by retention; read from
 	// the queue's minimum offset instead.
 	ErrOffsetGone = errors.New("offset removed by retention")
+	// ErrNotFound is returned by ReadRecord for a position that holds no
+	// readable record (never written, not yet visible, or removed).
+	ErrNotFound = errors.New("no record at this position")
 )
 
 // CorruptError reports a record that failed its checks. Such a record is

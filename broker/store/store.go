@@ -79,6 +79,9 @@ type queue struct {
 	// assigned at write time, entries reach cq when they become visible.
 	assignNext   int64
 	lastStoredMs int64
+	// deleted is set under Store.dispatchMu when the topic is deleted, so
+	// that pending entries are not dispatched to its closed files.
+	deleted bool
 }
 
 // pending is a written record waiting to become visible (sync mode).
@@ -127,7 +130,8 @@ type Store struct {
 	flushPend []pending
 	flushKeys []record.KeyRef
 
-	retentionMu sync.Mutex // one retention pass at a time
+	retentionMu  sync.Mutex // one retention pass at a time
+	checkpointMu sync.Mutex // one checkpoint at a time
 
 	corruptMu   sync.Mutex
 	corruptSeen map[int64]struct{}
@@ -308,6 +312,9 @@ func (s *Store) dispatch(ps []pending, keys []record.KeyRef, visible int64) {
 	s.dispatchMu.Lock()
 	defer s.dispatchMu.Unlock()
 	for _, p := range ps {
+		if p.q.deleted {
+			continue
+		}
 		if err := p.q.cq.Append(p.entry); err != nil {
 			s.lg.Error("consume queue append; recovery will rebuild it", "queue", p.q.id, "err", err)
 		}

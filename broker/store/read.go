@@ -204,35 +204,18 @@ func (s *Store) LookupKey(topic, key string, limit int) ([]KeyHit, error) {
 	}
 	var hits []KeyHit
 	var buf []byte
-	var keys []record.KeyRef
-	visible := s.visibleEnd.Load()
 	for _, e := range entries {
-		if e.Pos >= visible {
-			continue
+		rec, b, err := s.ReadRecord(e.Pos, buf)
+		buf = b
+		if err != nil || rec.Topic != topic {
+			continue // removed by retention, not yet visible, or corrupt (counted)
 		}
-		var hdr [record.HeaderSize]byte
-		if _, err := s.log.ReadAt(hdr[:12], e.Pos); err != nil {
-			continue // removed by retention
-		}
-		n, err := record.PeekLength(hdr[:12])
-		if err != nil {
-			continue
-		}
-		buf = grow(buf, n)
-		if _, err := s.log.ReadAt(buf, e.Pos); err != nil {
-			continue
-		}
-		h, _, err := record.Decode(buf, keys)
-		if err != nil || h.Topic != topic {
-			continue
-		}
-		for _, k := range h.Keys {
+		for _, k := range rec.Keys {
 			if k.Index == e.Index && k.Hash == hash {
-				hits = append(hits, KeyHit{Topic: topic, Queue: h.Queue, Offset: h.BaseOffset + int64(k.Index), Pos: e.Pos})
+				hits = append(hits, KeyHit{Topic: topic, Queue: rec.Queue, Offset: rec.BaseOffset + int64(k.Index), Pos: e.Pos})
 				break
 			}
 		}
-		keys = h.Keys
 	}
 	if limit > 0 && len(hits) > limit {
 		hits = hits[len(hits)-limit:]

@@ -95,8 +95,11 @@ func Parse(name string, data []byte) (*File, error) {
 		return nil, syntaxError(name, err)
 	}
 	var more yaml.Node
-	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
-		return nil, Errors{{Pos{name, more.Line, more.Column}, "a config file holds one YAML document"}}
+	switch err := dec.Decode(&more); {
+	case err == nil:
+		return nil, Errors{{Pos{name, max(more.Line, 1), max(more.Column, 1)}, "a config file holds one YAML document"}}
+	case !errors.Is(err, io.EOF):
+		return nil, syntaxError(name, err)
 	}
 	if doc.Kind == 0 {
 		return f, nil

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"fmt"
 	"hash/crc32"
 
 	"github.com/sluicehq/sluice/broker/store/record"
@@ -111,7 +112,14 @@ func (r *ProduceResponse) Decode(b []byte) error {
 	r.BaseOffset = d.i64("base offset")
 	r.Pos = d.i64("position")
 	r.StoredAtMs = d.i64("stored at")
-	r.Duplicate = d.u8("duplicate") == 1
+	switch d.u8("duplicate") {
+	case 0:
+		r.Duplicate = false
+	case 1:
+		r.Duplicate = true
+	default:
+		d.fail("duplicate flag is neither 0 nor 1")
+	}
 	return d.end()
 }
 
@@ -196,19 +204,23 @@ func (r *FetchResponse) Decode(b []byte) error {
 }
 
 // EachRecord calls fn for every record in recs, checking each (CRC and
-// all); it stops at the first bad one and returns its error.
+// all); it stops at the first bad one and returns its error, which wraps
+// record.ErrCorrupt and says at which byte the record starts. h and its Keys
+// are reused from record to record: fn copies what it keeps.
 func EachRecord(recs []byte, fn func(h *record.Header, payload []byte) error) error {
 	var keys []record.KeyRef
-	for len(recs) > 0 {
-		h, payload, err := record.Decode(recs, keys)
+	for off := 0; off < len(recs); {
+		h, payload, err := record.Decode(recs[off:], keys)
 		if err != nil {
-			return err
+			return fmt.Errorf("record at byte %d of %d: %w", off, len(recs), err)
 		}
 		if err := fn(&h, payload); err != nil {
 			return err
 		}
-		keys = h.Keys
-		recs = recs[h.Length:]
+		if h.Keys != nil {
+			keys = h.Keys
+		}
+		off += int(h.Length)
 	}
 	return nil
 }

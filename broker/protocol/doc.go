@@ -29,22 +29,33 @@
 //
 // As in RocketMQ's remoting protocol, the data path is binary and the
 // control path is structured text: Produce and Fetch (and their responses)
-// have hand-written binary bodies, since they carry the payloads and run
-// per batch; every other operation has a JSON body, which is cheap at
-// their rates and easy to extend. Unknown JSON fields are ignored so older
-// peers keep working.
+// and the error body have hand-written binary bodies, since they carry the
+// payloads and run per batch; every other operation has a JSON body, which
+// is cheap at their rates and easy to extend. Unknown JSON fields are
+// ignored so older peers keep working.
+//
+// In the binary bodies drawn on each type, u8..u64 and i64 are fixed-size
+// little-endian integers, uvarint is encoding/binary's, and str and bytes
+// are a uvarint length followed by that many bytes. Every length and count
+// is checked against the bytes left in the body before anything is sliced
+// or allocated by it, and a body with bytes left over is malformed.
 //
 // # Messages in a batch
 //
-// A producer batch is encoded once by the producer (EncodeBatch) and stored
-// and served by the broker as-is. Its payload is the messages, each one
+// A producer batch is encoded once by the producer (BatchBuilder) and
+// stored and served by the broker as-is. Its payload is the messages, each
+// one
 //
 //	uvarint len | uvarint flags | varint born-ms delta | key | tags |
 //	uvarint nprops | (key, value)... | body
 //
 // where key, tags, property keys and values and body are each a uvarint
-// length followed by bytes, and len counts everything after it. With
-// compression the payload is uvarint(raw length) followed by one lz4 block
-// of the raw messages; the raw length is bounded by MaxBatchRaw before
-// anything is allocated.
+// length followed by bytes, and len counts everything after it. The born
+// time is relative to the batch's first born time (the first message's).
+// No message flag is defined yet; a reader refuses a message with flags it
+// does not know rather than misread it. With compression (AttrLZ4) the
+// payload is uvarint(raw length) followed by one lz4 block (not an lz4
+// frame) of the raw messages; the raw length is bounded by MaxBatchRaw, and
+// by 255 times the compressed size (lz4's largest ratio), before anything
+// is allocated.
 package protocol

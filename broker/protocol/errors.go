@@ -91,8 +91,9 @@ func (e *Error) Append(dst []byte) []byte {
 func (e *Error) Decode(b []byte) error {
 	d := dec{b: b}
 	c := d.u32("code")
-	if c > 0xffff {
-		d.fail("code out of range")
+	if c == 0 || c > 0xffff {
+		// 0 is what CodeOf says of an error that is not a response.
+		d.fail(fmt.Sprintf("error code %d out of range", c))
 	}
 	e.Code = Code(c)
 	e.Message = d.str("message")

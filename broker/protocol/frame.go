@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // Version is the frame version this package speaks.
@@ -118,7 +119,8 @@ func ParseFrameHeader(b []byte, maxFrame int) (Header, int, error) {
 }
 
 // FrameReader reads frames from a stream, reusing its buffer: a body is
-// valid until the next call to Read.
+// valid until the next call to Read. After an error the stream is no longer
+// at a frame boundary: the caller answers (if it can) and closes it.
 type FrameReader struct {
 	r        io.Reader
 	maxFrame int
@@ -134,28 +136,57 @@ func NewFrameReader(r io.Reader, maxFrame int) *FrameReader {
 	return &FrameReader{r: r, maxFrame: maxFrame}
 }
 
-// Read returns the next frame. The body aliases an internal buffer.
+// keepBuf is the largest buffer a FrameReader keeps between frames, and
+// the step by which it grows for a body that does not fit.
+const keepBuf = 1 << 20
+
+// Read returns the next frame. The body aliases an internal buffer. A
+// stream that ends cleanly between frames gives io.EOF; one that ends
+// inside a frame gives an error wrapping io.ErrUnexpectedEOF.
 func (fr *FrameReader) Read() (Header, []byte, error) {
 	if _, err := io.ReadFull(fr.r, fr.hdr[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = fmt.Errorf("read frame header: %w", err)
+		}
 		return Header{}, nil, err
 	}
 	h, n, err := ParseFrameHeader(fr.hdr[:], fr.maxFrame)
 	if err != nil {
 		return h, nil, err
 	}
-	if cap(fr.buf) < n {
-		fr.buf = make([]byte, n)
-	}
-	body := fr.buf[:n]
-	if _, err := io.ReadFull(fr.r, body); err != nil {
+	body, err := fr.readBody(n)
+	if err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
 		return h, nil, fmt.Errorf("read %d byte body of %s frame: %w", n, h.Op, err)
 	}
 	// A large buffer from one big frame is not kept for ever.
-	if cap(fr.buf) > 4<<20 && n < 1<<20 {
+	if cap(fr.buf) > 4*keepBuf && n < keepBuf {
 		fr.buf = nil
 	}
 	return h, body, nil
+}
+
+// readBody reads n bytes into fr.buf. A size in the header is a claim, not
+// data: the buffer grows at most to twice what has arrived, so a peer that
+// announces a maximal frame and sends nothing costs keepBuf, not maxFrame.
+func (fr *FrameReader) readBody(n int) ([]byte, error) {
+	if cap(fr.buf) >= n {
+		fr.buf = fr.buf[:n]
+		_, err := io.ReadFull(fr.r, fr.buf)
+		return fr.buf, err
+	}
+	buf := fr.buf[:0]
+	for len(buf) < n {
+		step := min(n-len(buf), max(len(buf), keepBuf))
+		buf = slices.Grow(buf, step)
+		if _, err := io.ReadFull(fr.r, buf[len(buf):len(buf)+step]); err != nil {
+			fr.buf = buf[:0]
+			return nil, err
+		}
+		buf = buf[:len(buf)+step]
+	}
+	fr.buf = buf
+	return buf, nil
 }

@@ -56,7 +56,7 @@ func (b *BatchBuilder) Add(m *Message, bornMs int64) {
 		bornMs = m.BornMs
 	}
 	if b.count == 0 {
-		b.firstBorn = bornMs
+		b.firstBorn, b.lastBorn = bornMs, bornMs
 	}
 	b.lastBorn = max(b.lastBorn, bornMs)
 	if m.Key != "" {
@@ -71,7 +71,7 @@ func (b *BatchBuilder) Add(m *Message, bornMs int64) {
 		n += strLen(k) + strLen(v)
 	}
 	b.raw = binary.AppendUvarint(b.raw, uint64(n))
-	b.raw = binary.AppendUvarint(b.raw, 0) // flags, for later use
+	b.raw = binary.AppendUvarint(b.raw, 0) // flags: none defined yet
 	b.raw = binary.AppendVarint(b.raw, bornMs-b.firstBorn)
 	b.raw = appendStr(b.raw, m.Key)
 	b.raw = appendStr(b.raw, m.Tags)
@@ -218,7 +218,11 @@ func (it *MessageIter) Next(m *MessageView) bool {
 	}
 	it.raw = d.b
 	md := dec{b: rec}
-	md.uvarint("flags")
+	// A flag defined later may change how the rest reads: refuse rather
+	// than misread.
+	if f := md.uvarint("flags"); f != 0 {
+		md.fail("unknown message flags")
+	}
 	m.BornMs = it.firstBorn + varint(&md)
 	m.Key = md.bytes("key")
 	m.Tags = md.bytes("tags")
@@ -277,8 +281,9 @@ func varintLen(v int64) int {
 
 func strLen(s string) int { return uvarintLen(uint64(len(s))) + len(s) }
 
-// MessageID is the ID of message index of the batch at log position pos:
-// unique per broker, and enough to find the message again.
+// MessageID is the ID of message index of the batch at log position pos
+// (not negative): unique per broker, and enough to find the message again.
+// It is 16 upper-case hex digits of pos followed by 8 of index.
 func MessageID(pos int64, index uint32) string {
 	var b [24]byte
 	const hex = "0123456789ABCDEF"
@@ -293,7 +298,8 @@ func MessageID(pos int64, index uint32) string {
 	return string(b[:])
 }
 
-// ParseMessageID reverses MessageID.
+// ParseMessageID reverses MessageID. Lower-case digits are accepted too,
+// for people who type IDs.
 func ParseMessageID(id string) (pos int64, index uint32, err error) {
 	if len(id) != 24 {
 		return 0, 0, fmt.Errorf("message id %q: want 24 hex digits", id)

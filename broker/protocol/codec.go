@@ -80,7 +80,9 @@ func (d *dec) uvarint(what string) uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	// Only the shortest encoding is valid, so that every value has one
+	// encoding and a decoded body re-encodes to the same bytes.
+	if n <= 0 || n != uvarintLen(v) {
 		d.fail("bad varint " + what)
 		return 0
 	}

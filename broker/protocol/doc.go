@@ -35,10 +35,12 @@
 // ignored so older peers keep working.
 //
 // In the binary bodies drawn on each type, u8..u64 and i64 are fixed-size
-// little-endian integers, uvarint is encoding/binary's, and str and bytes
-// are a uvarint length followed by that many bytes. Every length and count
-// is checked against the bytes left in the body before anything is sliced
-// or allocated by it, and a body with bytes left over is malformed.
+// little-endian integers, uvarint and varint are encoding/binary's in their
+// shortest form (a longer encoding of the same value is malformed, so that
+// every binary body has exactly one encoding), and str and bytes are a
+// uvarint length followed by that many bytes. Every length and count is
+// checked against the bytes left in the body before anything is sliced or
+// allocated by it, and a body with bytes left over is malformed.
 //
 // # Messages in a batch
 //

@@ -127,7 +127,7 @@ func Decompress(attr record.Attr, payload, scratch []byte) ([]byte, error) {
 		return payload, nil
 	}
 	n, k := binary.Uvarint(payload)
-	if k <= 0 {
+	if k <= 0 || k != uvarintLen(n) {
 		return nil, fmt.Errorf("%w: bad raw length of lz4 batch", ErrBadBody)
 	}
 	if n > MaxBatchRaw {
@@ -249,7 +249,7 @@ func varint(d *dec) int64 {
 		return 0
 	}
 	v, n := binary.Varint(d.b)
-	if n <= 0 {
+	if n <= 0 || n != varintLen(v) {
 		d.fail("bad born time")
 		return 0
 	}

@@ -66,7 +66,7 @@ func (b *BatchBuilder) Add(m *Message, bornMs int64) {
 		b.bloom |= record.TagBit(m.Tags)
 	}
 	n := uvarintLen(0) + varintLen(bornMs-b.firstBorn) + strLen(m.Key) + strLen(m.Tags) +
-		uvarintLen(uint64(len(m.Properties))) + strLen(string(m.Body))
+		uvarintLen(uint64(len(m.Properties))) + uvarintLen(uint64(len(m.Body))) + len(m.Body)
 	for k, v := range m.Properties {
 		n += strLen(k) + strLen(v)
 	}

@@ -208,6 +208,9 @@ type FoundMessage struct {
 	Topic  string `json:"topic"`
 	Queue  uint32 `json:"queue"`
 	Offset int64  `json:"offset"`
+	// Pos is the record's log position, from which the message ID is made
+	// (MessageID(Pos, Offset-BaseOffset)).
+	Pos    int64  `json:"pos"`
 	Record []byte `json:"record"` // the whole encoded record, CRC included
 }
 

@@ -166,12 +166,17 @@ func (r *FetchRequest) Decode(b []byte) error {
 // FetchResponse returns whole commit-log records exactly as stored, so the
 // client checks each record's CRC end to end (record.Decode).
 //
-//	next i64 | min i64 | high i64 | records bytes
+//	next i64 | min i64 | high i64 | npos uvarint | npos x position i64 |
+//	records bytes
 type FetchResponse struct {
 	// Next is the offset to fetch next.
 	Next int64
 	// Min and High are the queue's offsets: [Min, High) are stored.
 	Min, High int64
+	// Positions are the log positions of the records, in order: message i
+	// of record k has the ID MessageID(Positions[k], i). Empty when the
+	// server does not say; a client then has no message IDs.
+	Positions []int64
 	// Records are the encoded records, back to back.
 	Records []byte
 }
@@ -184,6 +189,10 @@ func (r *FetchResponse) AppendHeader(dst []byte, recordsLen int) []byte {
 	e.i64(r.Next)
 	e.i64(r.Min)
 	e.i64(r.High)
+	e.uvarint(uint64(len(r.Positions)))
+	for _, p := range r.Positions {
+		e.i64(p)
+	}
 	e.uvarint(uint64(recordsLen))
 	return e.b
 }
@@ -193,12 +202,17 @@ func (r *FetchResponse) Append(dst []byte) []byte {
 	return append(r.AppendHeader(dst, len(r.Records)), r.Records...)
 }
 
-// Decode decodes b into r; Records aliases b.
+// Decode decodes b into r; Records aliases b, Positions reuses r.Positions.
 func (r *FetchResponse) Decode(b []byte) error {
 	d := dec{b: b}
 	r.Next = d.i64("next")
 	r.Min = d.i64("min")
 	r.High = d.i64("high")
+	n := d.count("positions", 8)
+	r.Positions = r.Positions[:0]
+	for range n {
+		r.Positions = append(r.Positions, d.i64("position"))
+	}
 	r.Records = d.bytes("records")
 	return d.end()
 }

@@ -172,7 +172,7 @@ func TestFetchResponseRoundTrip(t *testing.T) {
 	recs := encodeRecords(t, 3)
 	for _, in := range []FetchResponse{
 		{},
-		{Next: 5, Min: 0, High: 10, Records: recs},
+		{Next: 5, Min: 0, High: 10, Positions: []int64{0, 4096, 1 << 40}, Records: recs},
 		{Next: math.MaxInt64, Min: math.MinInt64, High: -1, Records: []byte{1}},
 	} {
 		checkBody(t, &in, &FetchResponse{}, func() body { return &FetchResponse{} })

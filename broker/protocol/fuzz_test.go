@@ -5,7 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"runtime/metrics"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -18,12 +18,13 @@ import (
 // and must not allocate by a length it has not checked. The seed corpora
 // in testdata/fuzz are written by TestFuzzSeeds (seeds_test.go).
 
-// allocBytes reads the bytes allocated so far. Large allocations, the ones
-// that matter here, are counted at once; small ones may lag a little.
+// allocBytes reads the bytes allocated so far. ReadMemStats flushes the
+// per-P caches first, so small allocations made before the call are not
+// counted later (runtime/metrics counts them late, at a cache refill).
 func allocBytes() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.TotalAlloc
 }
 
 // boundAllocs fails t if fn allocates more than limit bytes.

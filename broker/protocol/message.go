@@ -130,6 +130,12 @@ func Decompress(attr record.Attr, payload, scratch []byte) ([]byte, error) {
 	if k <= 0 || k != uvarintLen(n) {
 		return nil, fmt.Errorf("%w: bad raw length of lz4 batch", ErrBadBody)
 	}
+	if n == 0 {
+		// Finish never compresses an empty batch, and lz4's amd64 decoder
+		// writes through a nil dst (scratch[:0] of a nil scratch) instead
+		// of failing: refuse before calling it.
+		return nil, fmt.Errorf("%w: lz4 batch of 0 bytes", ErrBadBody)
+	}
 	if n > MaxBatchRaw {
 		return nil, fmt.Errorf("%w: batch of %d bytes exceeds %d", ErrBadBody, n, MaxBatchRaw)
 	}

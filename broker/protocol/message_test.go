@@ -344,6 +344,8 @@ func TestDecompress(t *testing.T) {
 		match   string
 	}{
 		{"empty", nil, "bad raw length"},
+		{"raw length 0", append([]byte{0}, lz4Payload[k:]...), "0 bytes"}, // crashed lz4's decoder
+		{"raw length 0, empty block", []byte{0}, "0 bytes"},
 		{"non-minimal length", append([]byte{0x80, 0x00}, lz4Payload[k:]...), "bad raw length"},
 		{"over MaxBatchRaw", append(binary.AppendUvarint(nil, MaxBatchRaw+1), lz4Payload[k:]...), "exceeds"},
 		{"huge", append(binary.AppendUvarint(nil, 1<<63), 0), "exceeds"},

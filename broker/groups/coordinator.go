@@ -433,7 +433,7 @@ func (c *Coordinator) startOffsetLocked(s *subscription, q uint32) (int64, error
 // topicError turns ErrUnknownTopic into the protocol's code and wraps the rest.
 func topicError(topic string, err error) error {
 	if errors.Is(err, ErrUnknownTopic) {
-		return fmt.Errorf("%w: %w", protocol.Errorf(protocol.CodeUnknownTopic, "topic %s does not exist", topic), err)
+		return protocol.Errorf(protocol.CodeUnknownTopic, "topic %s does not exist", topic)
 	}
 	return fmt.Errorf("topic %s: %w", topic, err)
 }

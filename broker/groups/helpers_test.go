@@ -262,7 +262,9 @@ func positions(ps []protocol.QueuePosition) map[uint32]int64 {
 	return m
 }
 
-func pos(q uint32, off int64) protocol.QueuePosition { return protocol.QueuePosition{Queue: q, Offset: off} }
+func pos(q uint32, off int64) protocol.QueuePosition {
+	return protocol.QueuePosition{Queue: q, Offset: off}
+}
 
 func wantCode(t *testing.T, err error, code protocol.Code) {
 	t.Helper()

@@ -84,6 +84,21 @@ func decodeState(b []byte) ([]subState, error) {
 	return st.Subscriptions, nil
 }
 
+// subscriptionsFromState turns decoded state into subscriptions without
+// members.
+func subscriptionsFromState(subs []subState) map[subKey]*subscription {
+	m := make(map[subKey]*subscription, len(subs))
+	for _, ss := range subs {
+		s := newSubscription(ss.Group, ss.Topic, ss.Mode, ss.Tags, ss.StartFrom)
+		s.generation = ss.Generation
+		for _, o := range ss.Offsets {
+			s.committed[o.Queue] = o.Offset
+		}
+		m[subKey{ss.Group, ss.Topic}] = s
+	}
+	return m
+}
+
 // encodeLocked renders the persisted part of the state: subscriptions and
 // committed offsets, sorted so that equal states give equal files.
 func (c *Coordinator) encodeLocked() ([]byte, error) {
@@ -128,14 +143,7 @@ func (c *Coordinator) load() error {
 		return fmt.Errorf("groups: state file %s is corrupt (it holds the groups' committed offsets; "+
 			"restore it or move it away to start every group afresh): %w", c.path, err)
 	}
-	for _, ss := range subs {
-		s := newSubscription(ss.Group, ss.Topic, ss.Mode, ss.Tags, ss.StartFrom)
-		s.generation = ss.Generation
-		for _, o := range ss.Offsets {
-			s.committed[o.Queue] = o.Offset
-		}
-		c.subs[subKey{ss.Group, ss.Topic}] = s
-	}
+	c.subs = subscriptionsFromState(subs)
 	c.log.Info("loaded consumer groups", "file", c.path, "subscriptions", len(subs))
 	return nil
 }

@@ -67,8 +67,11 @@ func (b *BatchBuilder) Add(m *Message, bornMs int64) {
 	}
 	n := uvarintLen(0) + varintLen(bornMs-b.firstBorn) + strLen(m.Key) + strLen(m.Tags) +
 		uvarintLen(uint64(len(m.Properties))) + uvarintLen(uint64(len(m.Body))) + len(m.Body)
-	for k, v := range m.Properties {
-		n += strLen(k) + strLen(v)
+	hasProps := len(m.Properties) > 0 // ranging over even a nil map costs
+	if hasProps {
+		for k, v := range m.Properties {
+			n += strLen(k) + strLen(v)
+		}
 	}
 	b.raw = binary.AppendUvarint(b.raw, uint64(n))
 	b.raw = binary.AppendUvarint(b.raw, 0) // flags: none defined yet
@@ -76,9 +79,11 @@ func (b *BatchBuilder) Add(m *Message, bornMs int64) {
 	b.raw = appendStr(b.raw, m.Key)
 	b.raw = appendStr(b.raw, m.Tags)
 	b.raw = binary.AppendUvarint(b.raw, uint64(len(m.Properties)))
-	for k, v := range m.Properties {
-		b.raw = appendStr(b.raw, k)
-		b.raw = appendStr(b.raw, v)
+	if hasProps {
+		for k, v := range m.Properties {
+			b.raw = appendStr(b.raw, k)
+			b.raw = appendStr(b.raw, v)
+		}
 	}
 	b.raw = binary.AppendUvarint(b.raw, uint64(len(m.Body)))
 	b.raw = append(b.raw, m.Body...)

@@ -54,7 +54,8 @@ type Config struct {
 	// uses slog.Default.
 	Logger *slog.Logger
 	// Metrics receives the coordinator's metrics; nil makes a new set,
-	// available from Coordinator.Metrics.
+	// available from Coordinator.Metrics. It must not hold another open
+	// coordinator's metrics; Close removes them from it.
 	Metrics *metrics.Set
 	// FS is the file system for the state file; nil means the operating
 	// system's (vfs.Default). Tests inject faults through it.

@@ -200,8 +200,8 @@ func (c *Coordinator) rebalanceLocked(s *subscription) {
 // assignment. A first join (empty MemberID) creates a member; a join with a
 // MemberID refreshes that member, or recreates it under that ID if the
 // broker forgot it (restart, expired session), so a client keeps its ID.
-// The first join of a group on a topic creates the subscription and returns
-// once it is durable. Mode, tags and start_from are the subscription's:
+// The first join of a group on a topic creates the subscription; Join
+// returns once the subscription is durable. Mode, tags and start_from are the subscription's:
 // tags and start_from follow the latest join; the mode can change only
 // while the group has no live members on the topic.
 func (c *Coordinator) Join(ctx context.Context, r protocol.JoinGroup) (protocol.Assignment, error) {
@@ -239,18 +239,22 @@ func (c *Coordinator) Join(ctx context.Context, r protocol.JoinGroup) (protocol.
 	c.rebalanceLocked(s)
 	c.registerLagGaugesLocked(s)
 	a, err := c.assignmentLocked(s, m)
+	// The member will consume from the returned offsets and commit past
+	// them, so the subscription they come from (a pinned "latest" above
+	// all) must be on disk first, or a crash could make the group start
+	// elsewhere. Usually nothing is pending and this does not wait.
 	var seq, attempts uint64
 	if created {
 		seq, attempts = c.markDirtyLocked()
+	} else {
+		seq, attempts = c.pendingLocked()
 	}
 	c.mu.Unlock()
 	if err != nil {
 		return protocol.Assignment{}, err
 	}
-	if created {
-		if err := c.waitDurable(ctx, seq, attempts); err != nil {
-			return protocol.Assignment{}, err
-		}
+	if err := c.waitDurable(ctx, seq, attempts); err != nil {
+		return protocol.Assignment{}, err
 	}
 	return a, nil
 }
@@ -334,8 +338,10 @@ func (c *Coordinator) subscriptionForJoinLocked(r protocol.JoinGroup, mode strin
 	return s, false, nil
 }
 
-// Heartbeat keeps a member alive and returns its current assignment. An
-// unknown or expired member gets CodeUnknownMember and must join again.
+// Heartbeat keeps a member alive and returns its current assignment (the
+// request's generation is informational: the answer carries the current
+// one). An unknown or expired member gets CodeUnknownMember and must join
+// again.
 func (c *Coordinator) Heartbeat(ctx context.Context, r protocol.Heartbeat) (protocol.Assignment, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

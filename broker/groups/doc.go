@@ -58,8 +58,8 @@
 //
 // # Durability and the state file
 //
-// Commit, Reset, DeleteTopic and the Join that creates a subscription
-// return only once the change is on disk. They mark the state dirty and
+// Commit, Reset, DeleteTopic and Join return only once their change (for
+// Join: the subscription it joined) is on disk. They mark the state dirty and
 // wait; the flusher writes the whole state atomically (temporary file,
 // fsync, rename, fsync of the directory) and wakes every waiter the write
 // covers, so concurrent commits share one write (group commit). A failed

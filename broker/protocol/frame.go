@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 )
 
 // Version is the frame version this package speaks.
@@ -180,7 +179,11 @@ func (fr *FrameReader) readBody(n int) ([]byte, error) {
 	buf := fr.buf[:0]
 	for len(buf) < n {
 		step := min(n-len(buf), max(len(buf), keepBuf))
-		buf = slices.Grow(buf, step)
+		if cap(buf) < len(buf)+step {
+			grown := make([]byte, len(buf), len(buf)+step)
+			copy(grown, buf)
+			buf = grown
+		}
 		if _, err := io.ReadFull(fr.r, buf[len(buf):len(buf)+step]); err != nil {
 			fr.buf = buf[:0]
 			return nil, err

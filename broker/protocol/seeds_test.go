@@ -65,7 +65,19 @@ func fuzzSeeds(t *testing.T) []fuzzSeed {
 	add := func(target, name string, args ...any) {
 		seeds = append(seeds, fuzzSeed{target, name, args})
 	}
+	frameSeeds(add)
+	bodySeeds(t, add)
+	batchSeeds(add)
+	add("FuzzParseMessageID", "valid", MessageID(123456, 7))
+	add("FuzzParseMessageID", "lower-case", "0000000000abcdef0000ffff")
+	add("FuzzParseMessageID", "negative", "800000000000000000000000")
+	add("FuzzParseMessageID", "short", "0001")
+	return seeds
+}
 
+type addSeed func(target, name string, args ...any)
+
+func frameSeeds(add addSeed) {
 	hello, _ := MarshalJSON(&Hello{Version: 1, ClientName: "seed"})
 	helloFrame := AppendFrame(nil, Header{Op: OpHello, RequestID: 1}, hello)
 	errFrame := AppendFrame(nil, Header{Op: OpFetch, Flags: FlagResponse | FlagError, RequestID: 2},
@@ -82,14 +94,22 @@ func fuzzSeeds(t *testing.T) []fuzzSeed {
 		AppendFrame(nil, Header{Op: OpProduce, RequestID: 3}, nil)...))
 	add("FuzzFrameReader", "truncated-body", helloFrame[:len(helloFrame)-3])
 	add("FuzzFrameReader", "empty", []byte{})
+}
 
-	var b BatchBuilder
+// seedBatch is a compressed batch of 20 messages with keys, tags and a
+// property.
+func seedBatch() (*BatchBuilder, Batch) {
+	b := new(BatchBuilder)
 	b.Reset("orders")
 	for i := range 20 {
 		b.Add(&Message{Key: fmt.Sprint("k", i%3), Tags: "created", Body: fmt.Appendf(nil, "order %d", i),
 			Properties: map[string]string{"trace": "t"}}, 1700000000000+int64(i))
 	}
-	batch := b.Finish(true, nil)
+	return b, b.Finish(true, nil)
+}
+
+func bodySeeds(t *testing.T, add addSeed) {
+	_, batch := seedBatch()
 	produce := ProduceRequest{Topic: "orders", Queue: 2, ProducerID: 9, Sequence: 1, Count: batch.Count,
 		Attr: batch.Attr, FirstBornMs: batch.FirstBornMs, LastBornMs: batch.LastBornMs, TagBloom: batch.TagBloom,
 		Keys: batch.Keys, PayloadCRC: PayloadCRC(batch.Payload), Payload: batch.Payload}
@@ -116,7 +136,10 @@ func fuzzSeeds(t *testing.T) []fuzzSeed {
 	add("FuzzErrorBody", "fenced", Errorf(CodeFenced, "generation %d is stale", 3).Append(nil))
 	add("FuzzErrorBody", "code-zero", (&Error{Message: "x"}).Append(nil))
 	add("FuzzErrorBody", "long-message", (&Error{Code: CodeUnknown, Message: string(bytes.Repeat([]byte("m"), 200))}).Append(nil))
+}
 
+func batchSeeds(add addSeed) {
+	b, batch := seedBatch()
 	add("FuzzDecompressAndIterate", "lz4", byte(batch.Attr), batch.FirstBornMs, batch.Payload)
 	raw := b.Finish(false, nil)
 	add("FuzzDecompressAndIterate", "raw", byte(raw.Attr), raw.FirstBornMs, raw.Payload)
@@ -131,16 +154,5 @@ func fuzzSeeds(t *testing.T) []fuzzSeed {
 	add("FuzzDecompressAndIterate", "two-properties", byte(0), int64(5), rawMessage(0, 0, "k", "t", "#2", "a", "1", "a", "2", "body"))
 	add("FuzzDecompressAndIterate", "raw-length-too-large", byte(AttrLZ4), int64(0), append(binary.AppendUvarint(nil, MaxBatchRaw+1), 0x10, 'x'))
 	add("FuzzDecompressAndIterate", "ratio-lie", byte(AttrLZ4), int64(0), append(binary.AppendUvarint(nil, 100000), 0x10, 'x'))
-
-	add("FuzzParseMessageID", "valid", MessageID(123456, 7))
-	add("FuzzParseMessageID", "lower-case", "0000000000abcdef0000ffff")
-	add("FuzzParseMessageID", "negative", "800000000000000000000000")
-	add("FuzzParseMessageID", "short", "0001")
-
-	for _, s := range seeds {
-		if s.target == "" || s.name == "" || len(s.args) == 0 {
-			t.Fatalf("bad seed %+v", s)
-		}
-	}
-	return seeds
+	add("FuzzDecompressAndIterate", "raw-length-zero", byte(AttrLZ4), int64(0), []byte("\x000000"))
 }

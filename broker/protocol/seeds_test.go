@@ -127,7 +127,7 @@ func bodySeeds(t *testing.T, add addSeed) {
 	add("FuzzFetchRequest", "empty", []byte{})
 
 	recs := encodeRecords(t, 3)
-	add("FuzzFetchResponse", "records", (&FetchResponse{Next: 30, Min: 0, High: 40, Records: recs}).Append(nil))
+	add("FuzzFetchResponse", "records", (&FetchResponse{Next: 30, Min: 0, High: 40, Positions: []int64{0, 512, 1024}, Records: recs}).Append(nil))
 	flipped := bytes.Clone(recs)
 	flipped[len(flipped)-5] ^= 1
 	add("FuzzFetchResponse", "bit-flipped", (&FetchResponse{Next: 30, High: 40, Records: flipped}).Append(nil))

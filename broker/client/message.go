@@ -1,0 +1,117 @@
+package client
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice/broker/protocol"
+)
+
+// Message is what producers send and consumers receive.
+type Message struct {
+	Topic string
+	// Key is optional. Messages with the same key go to the same queue, so
+	// they are consumed in the order they were produced; the broker also
+	// indexes keys (QueryKey).
+	Key string
+	// Tags is one string, as in RocketMQ; consumers filter on it.
+	Tags       string
+	Properties map[string]string
+	Body       []byte
+	// BornAt is when the message was made; zero means when it was sent.
+	BornAt time.Time
+	// DeliverAt asks for delayed delivery: the message is stored with this
+	// time, and is not delivered before it once the broker implements
+	// delays. Zero means at once.
+	DeliverAt time.Time
+
+	// Set on received messages.
+	Queue    uint32
+	Offset   int64
+	ID       string // unique per broker; GetMessage finds the message by it
+	StoredAt time.Time
+}
+
+// size is what a message counts against batch sizes and the producer's
+// buffer: its encoded size, near enough.
+func (m *Message) size() int {
+	n := 16 + len(m.Key) + len(m.Tags) + len(m.Body)
+	for k, v := range m.Properties {
+		n += 2 + len(k) + len(v)
+	}
+	return n
+}
+
+// msToTime converts Unix milliseconds, keeping 0 as the zero time.
+func msToTime(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+// timeToMs converts a time to Unix milliseconds, the zero time to 0.
+func timeToMs(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// recordDecoder turns records, as fetched, into Messages.
+type recordDecoder struct {
+	from   int64               // messages below this offset are skipped
+	filter *protocol.TagFilter // nil or All: every message
+	out    []Message
+}
+
+// decodeRecord appends the messages of one record at log position pos
+// (negative when unknown: the messages get no ID). Message bodies alias
+// payload, or a buffer made for this record when it is compressed, so
+// payload must not be reused.
+func (d *recordDecoder) decodeRecord(h *protocol.RecordHeader, pos int64, payload []byte) error {
+	if h.BaseOffset+int64(h.Count) <= d.from {
+		return nil
+	}
+	raw, err := protocol.Decompress(h.Attr, payload, nil)
+	if err != nil {
+		return fmt.Errorf("batch %s/%d at offset %d: %w", h.Topic, h.Queue, h.BaseOffset, err)
+	}
+	var deliverAt time.Time
+	if h.Attr&protocol.AttrDelayed != 0 {
+		deliverAt = msToTime(h.DeliverAtMs)
+	}
+	storedAt := msToTime(h.StoredAtMs)
+	it := protocol.NewMessageIter(raw, h.FirstBornMs)
+	var v protocol.MessageView
+	var i uint32
+	for ; it.Next(&v); i++ {
+		off := h.BaseOffset + int64(i)
+		if off < d.from || (d.filter != nil && !d.filter.Match(string(v.Tags))) {
+			continue
+		}
+		m := Message{
+			Topic: h.Topic, Key: string(v.Key), Tags: string(v.Tags), Body: v.Body,
+			BornAt: msToTime(v.BornMs), DeliverAt: deliverAt,
+			Queue: h.Queue, Offset: off, StoredAt: storedAt,
+		}
+		if pos >= 0 {
+			m.ID = protocol.MessageID(pos, i)
+		}
+		v.Properties(func(k, val []byte) {
+			if m.Properties == nil {
+				m.Properties = make(map[string]string)
+			}
+			m.Properties[string(k)] = string(val)
+		})
+		d.out = append(d.out, m)
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("batch %s/%d at offset %d, message %d: %w", h.Topic, h.Queue, h.BaseOffset, i, err)
+	}
+	if i != h.Count {
+		return fmt.Errorf("batch %s/%d at offset %d holds %d messages, its header says %d",
+			h.Topic, h.Queue, h.BaseOffset, i, h.Count)
+	}
+	return nil
+}

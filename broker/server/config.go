@@ -75,6 +75,9 @@ type Config struct {
 
 	// fs is the store's file system; tests inject faults through it.
 	fs vfs.FS
+	// produceHook, when set, runs in each produce handler before the
+	// append; tests use it to hold a produce in flight.
+	produceHook func()
 }
 
 // Defaults and limits.

@@ -41,8 +41,8 @@ func (s *Server) produce(req *protocol.ProduceRequest) (protocol.ProduceResponse
 		return protocol.ProduceResponse{}, protocol.Errorf(protocol.CodeBadRequest,
 			"produce to %s/%d: the topic has %d queues", req.Topic, req.Queue, tp.queues)
 	}
-	if s.testHookProduce != nil {
-		s.testHookProduce()
+	if s.cfg.produceHook != nil {
+		s.cfg.produceHook()
 	}
 	if req.ProducerID == 0 {
 		return s.appendBatch(req)

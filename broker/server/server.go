@@ -61,11 +61,8 @@ type Server struct {
 
 	shutdownOnce sync.Once
 	shutdownDone chan struct{}
-	shutdownErr  error
-
-	// testHookProduce, when set, runs in each produce handler before the
-	// append; tests use it to hold a produce in flight.
-	testHookProduce func()
+	forcedErr    error // set when shutdown had to close busy connections
+	closeErr     error // from closing the coordinator and the store
 }
 
 // Start opens the store, the topic table and the group coordinator under
@@ -253,31 +250,34 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			ctx, cancel = context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
 			defer cancel()
 		}
-		s.shutdownErr = s.shutdown(ctx)
+		s.shutdown(ctx)
 		close(s.shutdownDone)
 	})
 	select {
+	case <-s.shutdownDone: // the first caller gets here at once
+		return errors.Join(s.forcedErr, s.closeErr)
+	default:
+	}
+	select {
 	case <-s.shutdownDone:
-		return s.shutdownErr
+		return errors.Join(s.forcedErr, s.closeErr)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-// Close stops the server at once: in-flight requests are abandoned,
-// connections closed, and the store closed cleanly.
+// Close stops the server at once: requests in flight are abandoned,
+// connections closed, and the store closed cleanly. It reports only
+// errors of closing the coordinator and the store.
 func (s *Server) Close() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := s.Shutdown(ctx)
+	s.Shutdown(ctx)
 	<-s.shutdownDone
-	if errors.Is(err, context.Canceled) {
-		return s.shutdownErr
-	}
-	return err
+	return s.closeErr
 }
 
-func (s *Server) shutdown(ctx context.Context) error {
+func (s *Server) shutdown(ctx context.Context) {
 	s.state.Store(stateShuttingDown)
 	s.mu.Lock()
 	s.stopping = true
@@ -292,7 +292,6 @@ func (s *Server) shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.stopReading()
 	}
-	var errs []error
 	drained := make(chan struct{})
 	go func() {
 		s.connWG.Wait()
@@ -301,15 +300,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 	select {
 	case <-drained:
 	case <-ctx.Done():
-		s.hardCancel()
-		s.mu.Lock()
-		n := len(s.conns)
-		for c := range s.conns {
-			c.nc.Close()
-		}
-		s.mu.Unlock()
-		<-drained
-		errs = append(errs, fmt.Errorf("shutdown: closed %d connections with requests in flight: %w", n, ctx.Err()))
+		s.forceClose(ctx, drained)
 	}
 	if s.httpSrv != nil {
 		if err := s.httpSrv.Shutdown(ctx); err != nil {
@@ -317,14 +308,34 @@ func (s *Server) shutdown(ctx context.Context) error {
 		}
 		<-s.httpDone
 	}
+	var errs []error
 	if err := s.groups.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close consumer groups: %w", err))
 	}
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}
+	s.closeErr = errors.Join(errs...)
 	s.hardCancel()
 	s.state.Store(stateClosed)
 	s.m.unregister()
-	return errors.Join(errs...)
+}
+
+// forceClose closes the connections still busy when shutdown's time is up
+// and abandons waits for fsyncs, then waits for the handlers to return.
+func (s *Server) forceClose(ctx context.Context, drained <-chan struct{}) {
+	select {
+	case <-drained:
+		return // both were ready
+	default:
+	}
+	s.hardCancel()
+	s.mu.Lock()
+	n := len(s.conns)
+	for c := range s.conns {
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+	<-drained
+	s.forcedErr = fmt.Errorf("shutdown: closed %d connections with requests in flight: %w", n, ctx.Err())
 }

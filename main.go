@@ -9,6 +9,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice/broker/cli"
 )
 
 // version is set at build time with
@@ -30,7 +32,7 @@ func newRootCmd() *cobra.Command {
 		// A usage dump after a runtime error hides the error itself.
 		SilenceUsage: true,
 	}
-	root.AddCommand(newVersionCmd())
+	root.AddCommand(newVersionCmd(), cli.BrokerCommand(), cli.AdminCommand(), cli.BenchCommand())
 	return root
 }
 

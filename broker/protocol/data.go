@@ -126,7 +126,8 @@ func (r *ProduceResponse) Decode(b []byte) error {
 // FetchRequest asks for the batches of a queue from an offset on, waiting
 // up to MaxWaitMs for data when there is none yet (long poll).
 //
-//	topic str | queue u32 | offset i64 | max bytes u32 | max wait ms u32 | tags str
+//	topic str | queue u32 | offset i64 | max bytes u32 | max wait ms u32 | tags str |
+//	group str | member id str
 type FetchRequest struct {
 	Topic     string
 	Queue     uint32
@@ -137,6 +138,14 @@ type FetchRequest struct {
 	// skips batches whose tag bloom rules the tags out; the client filters
 	// the messages of the batches it gets exactly.
 	Tags string
+	// Group and MemberID name the consumer-group member fetching, if any.
+	// The broker then serves only a queue the member owns, checking again
+	// before it answers a long poll, and answers CodeFenced otherwise: a
+	// member that lost the queue in a rebalance it has not yet heard of
+	// stops reading it at once, instead of delivering what the queue's
+	// new owner delivers too.
+	Group    string
+	MemberID string
 }
 
 // Append encodes r after dst.
@@ -148,6 +157,8 @@ func (r *FetchRequest) Append(dst []byte) []byte {
 	e.u32(r.MaxBytes)
 	e.u32(r.MaxWaitMs)
 	e.str(r.Tags)
+	e.str(r.Group)
+	e.str(r.MemberID)
 	return e.b
 }
 
@@ -160,6 +171,8 @@ func (r *FetchRequest) Decode(b []byte) error {
 	r.MaxBytes = d.u32("max bytes")
 	r.MaxWaitMs = d.u32("max wait")
 	r.Tags = d.str("tags")
+	r.Group = d.str("group")
+	r.MemberID = d.str("member id")
 	return d.end()
 }
 

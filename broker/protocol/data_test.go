@@ -162,6 +162,7 @@ func TestFetchRequestRoundTrip(t *testing.T) {
 	for _, in := range []FetchRequest{
 		{},
 		{Topic: "t", Queue: 3, Offset: 100, MaxBytes: 1 << 20, MaxWaitMs: 500, Tags: "A || B"},
+		{Topic: "t", Queue: 1, Group: "collectors", MemberID: "host-1-abc"},
 		{Topic: "日本", Queue: math.MaxUint32, Offset: -1, MaxBytes: math.MaxUint32, MaxWaitMs: math.MaxUint32, Tags: "*"},
 	} {
 		checkBody(t, &in, &FetchRequest{}, func() body { return &FetchRequest{} })

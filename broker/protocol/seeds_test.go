@@ -124,6 +124,7 @@ func bodySeeds(t *testing.T, add addSeed) {
 	add("FuzzProduceResponse", "duplicate", (&ProduceResponse{BaseOffset: 1, Duplicate: true}).Append(nil))
 
 	add("FuzzFetchRequest", "tags", (&FetchRequest{Topic: "orders", Queue: 1, Offset: 10, MaxBytes: 1 << 20, MaxWaitMs: 500, Tags: "A || B"}).Append(nil))
+	add("FuzzFetchRequest", "member", (&FetchRequest{Topic: "orders", Queue: 2, Offset: 7, Group: "g", MemberID: "m-1"}).Append(nil))
 	add("FuzzFetchRequest", "empty", []byte{})
 
 	recs := encodeRecords(t, 3)

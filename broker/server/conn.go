@@ -56,7 +56,7 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(),
-		slots: make(chan struct{}, maxInflightPerConn), bw: bufio.NewWriterSize(nc, 64<<10)}
+		slots: make(chan struct{}, maxInflightPerConn), bw: bufio.NewWriterSize(nc, 32<<10)}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c
 }
@@ -112,7 +112,7 @@ var errStopped = errors.New("server is shutting down")
 // readLoop reads requests until an error; the error says why it stopped.
 func (c *conn) readLoop() error {
 	s := c.s
-	br := bufio.NewReaderSize(c.nc, 64<<10)
+	br := bufio.NewReaderSize(c.nc, 32<<10)
 	var hdr [protocol.FrameHeaderSize]byte
 	hello := false
 	for {

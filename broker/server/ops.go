@@ -54,8 +54,11 @@ func (s *Server) decode(op protocol.Op, body []byte) (handlerFunc, error) {
 // encodes its result.
 func jsonOp[Req, Resp any](body []byte, fn func(c *conn, r *Req) (Resp, error)) (handlerFunc, error) {
 	req := new(Req)
-	if err := protocol.UnmarshalJSON(body, req); err != nil {
-		return nil, err
+	// An empty body is an empty object, for requests without fields.
+	if len(body) > 0 {
+		if err := protocol.UnmarshalJSON(body, req); err != nil {
+			return nil, err
+		}
 	}
 	return func(c *conn) reply {
 		resp, err := fn(c, req)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/sluicehq/sluice/broker/protocol"
 	"github.com/sluicehq/sluice/broker/store"
+	"github.com/sluicehq/sluice/broker/store/record"
 )
 
 // decodeProduce decodes a produce request; the payload aliases body,
@@ -29,8 +30,11 @@ func (s *Server) produce(req *protocol.ProduceRequest) (protocol.ProduceResponse
 		return protocol.ProduceResponse{}, protocol.Errorf(protocol.CodeCorrupt,
 			"produce to %s/%d: payload crc %08x, the producer sent %08x: damaged in transit", req.Topic, req.Queue, got, req.PayloadCRC)
 	}
-	if req.Count == 0 {
-		return protocol.ProduceResponse{}, protocol.Errorf(protocol.CodeBadRequest, "produce to %s/%d: empty batch", req.Topic, req.Queue)
+	// What the store would refuse is the producer's mistake, not a store
+	// failure: say so with CodeBadRequest.
+	h := record.Header{Topic: req.Topic, Count: req.Count, Attr: req.Attr, Keys: req.Keys}
+	if err := h.Validate(len(req.Payload)); err != nil {
+		return protocol.ProduceResponse{}, protocol.Errorf(protocol.CodeBadRequest, "produce to %s/%d: %v", req.Topic, req.Queue, err)
 	}
 	tp, err := s.topicForProduce(req.Topic)
 	if err != nil {

@@ -77,7 +77,12 @@ func TestProduceErrors(t *testing.T) {
 	_, err = c.produce(bad)
 	wantCode(t, err, protocol.CodeCorrupt)
 
-	// The connection survives all three, and nothing was stored.
+	badKey := batch("logs", 0, bodies("x")...)
+	badKey.Keys = []protocol.KeyRef{{Index: 3, Hash: 1}}
+	_, err = c.produce(badKey)
+	wantCode(t, err, protocol.CodeBadRequest)
+
+	// The connection survives them all, and nothing was stored.
 	if r := c.mustProduce(batch("logs", 0, bodies("ok")...)); r.BaseOffset != 0 {
 		t.Fatalf("base offset %d after refused produces, want 0", r.BaseOffset)
 	}

@@ -75,6 +75,9 @@ type Config struct {
 
 	// fs is the store's file system; tests inject faults through it.
 	fs vfs.FS
+	// segmentSize is the store's segment size; tests make it small so that
+	// retention has whole segments to delete.
+	segmentSize int64
 	// produceHook, when set, runs in each produce handler before the
 	// append; tests use it to hold a produce in flight.
 	produceHook func()

@@ -121,3 +121,32 @@ func TestFetchMaxBytes(t *testing.T) {
 		t.Fatalf("default max bytes: %d batches, next %d", len(resp.Positions), resp.Next)
 	}
 }
+
+// An offset removed by retention gets CodeOffsetGone; the queue's minimum
+// is where to go on.
+func TestFetchOffsetGone(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.segmentSize = 4096
+	cfg.MaxAge = time.Millisecond
+	s := start(t, cfg)
+	c := connect(t, s)
+	c.createTopic("t", 1)
+	body := make([]byte, 1500)
+	for i := range body {
+		body[i] = byte(i * 7919 >> 3) // little for lz4 to squeeze
+	}
+	for range 8 {
+		c.mustProduce(batch("t", 0, protocol.Message{Body: body}))
+	}
+	var lo int64
+	waitFor(t, "retention to delete a segment", func() bool {
+		lo, _, _ = s.store.QueueRange("t", 0)
+		return lo > 0
+	})
+	_, err := c.fetch(protocol.FetchRequest{Topic: "t", Offset: 0})
+	wantCode(t, err, protocol.CodeOffsetGone)
+	resp := c.mustFetch(protocol.FetchRequest{Topic: "t", Offset: lo})
+	if resp.Min != lo || len(decodeFetch(t, resp, lo)) == 0 {
+		t.Fatalf("fetch from the minimum %d: %+v", lo, resp)
+	}
+}

@@ -134,7 +134,7 @@ func (s *Server) listen() error {
 // opens the group coordinator.
 func (s *Server) open() error {
 	st, err := store.Open(store.Config{
-		Dir: filepath.Join(s.cfg.DataDir, "store"), FS: s.cfg.fs, Flush: s.cfg.Flush,
+		Dir: filepath.Join(s.cfg.DataDir, "store"), FS: s.cfg.fs, Flush: s.cfg.Flush, SegmentSize: s.cfg.segmentSize,
 		FlushInterval: s.cfg.FlushInterval, MaxAge: s.cfg.MaxAge, MaxSize: s.cfg.MaxSize,
 		DiskFullRatio: s.cfg.DiskFullRatio, Logger: s.cfg.Logger,
 	})

@@ -68,8 +68,8 @@ func newServerMetrics(s *Server, set *metrics.Set) *serverMetrics {
 	m.longPolls = gauge("sluice_broker_long_polls", nil)
 	gauge("sluice_broker_inflight_bytes", func() float64 { return float64(s.sem.used()) })
 	gauge("sluice_broker_topics", func() float64 {
-		if s.state.Load() < stateServing {
-			return 0 // s.topics is being set up
+		if st := s.state.Load(); st != stateServing && st != stateShuttingDown {
+			return 0 // s.topics may not be set up
 		}
 		s.topics.mu.RLock()
 		defer s.topics.mu.RUnlock()

@@ -52,6 +52,9 @@ func (s *Server) fetch(c *conn, req *protocol.FetchRequest) reply {
 	if err != nil {
 		return reply{err: protocol.Errorf(protocol.CodeBadRequest, "fetch from %s/%d: %v", req.Topic, req.Queue, err)}
 	}
+	if err := s.checkOwner(req); err != nil {
+		return reply{err: err}
+	}
 	maxBytes := int(req.MaxBytes)
 	if maxBytes <= 0 {
 		maxBytes = defaultFetchBytes
@@ -87,6 +90,13 @@ func (s *Server) fetch(c *conn, req *protocol.FetchRequest) reply {
 		opt.Buf = res.Buf
 		offset = res.Next // batches skipped by the filter count as progress
 		if len(res.Batches) > 0 || wait <= 0 {
+			// A long poll may have outlived the member's ownership.
+			if len(res.Batches) > 0 && timer != nil {
+				if err := s.checkOwner(req); err != nil {
+					putReadBuf(bufp, res.Buf)
+					return reply{err: err}
+				}
+			}
 			return s.fetchReply(req, res, bufp)
 		}
 		if timer == nil {
@@ -102,6 +112,18 @@ func (s *Server) fetch(c *conn, req *protocol.FetchRequest) reply {
 		}
 		return s.fetchReply(req, res, bufp)
 	}
+}
+
+// checkOwner fences the fetch of a group member that does not own the
+// queue (any more): see groups.Coordinator.CheckOwner.
+func (s *Server) checkOwner(req *protocol.FetchRequest) error {
+	if req.MemberID == "" {
+		return nil
+	}
+	if err := s.groups.CheckOwner(req.Group, req.Topic, req.MemberID, req.Queue); err != nil {
+		return fmt.Errorf("fetch from %s/%d: %w", req.Topic, req.Queue, err)
+	}
+	return nil
 }
 
 // readOutcome turns what the store said into a response or an error: a

@@ -90,7 +90,8 @@ type Result struct {
 	index  uint32
 }
 
-// ID returns the message's ID, as consumers see it and GetMessage takes it.
+// ID returns the message's ID, as consumers see it and GetMessage takes
+// it. Only a result reported without error has one.
 func (r Result) ID() string { return protocol.MessageID(r.pos, r.index) }
 
 // Producer sends messages in batches, one stream of batches per (topic,
@@ -220,7 +221,8 @@ func (c *Client) NewProducer(cfg ProducerConfig) (*Producer, error) {
 // once the broker acknowledged it or it failed for good. It blocks only
 // while MaxBufferedBytes are unacknowledged. cb runs on a producer
 // goroutine (or on the caller's, for a message refused at once): it must
-// not block. msg.Body is not retained after SendAsync returns.
+// not block, and must not send (it could wait for room that only its own
+// return makes). msg.Body is not retained after SendAsync returns.
 func (p *Producer) SendAsync(msg Message, cb func(Result, error)) {
 	a := ack{cb: cb}
 	if err := p.enqueue(context.Background(), &msg, a, time.Now().UnixMilli()); err != nil {

@@ -245,7 +245,11 @@ func (p *Producer) Send(ctx context.Context, msgs ...Message) ([]Result, error) 
 	w := &sendWaiter{results: make([]Result, len(msgs)), left: len(msgs), done: make(chan struct{})}
 	now := time.Now().UnixMilli()
 	for i := range msgs {
-		if err := p.enqueue(ctx, &msgs[i], ack{w: w, i: i}, now); err != nil {
+		err := ctx.Err()
+		if err == nil {
+			err = p.enqueue(ctx, &msgs[i], ack{w: w, i: i}, now)
+		}
+		if err != nil {
 			w.deliver(i, Result{Topic: msgs[i].Topic}, err)
 		}
 	}
@@ -347,6 +351,7 @@ func (p *Producer) resolve(t *topicState) {
 	t.resolved = nil
 	if err == nil {
 		t.queues = n
+		t.sticky %= uint32(n) // the topic may have been re-created smaller
 		for i := range waiting {
 			w := &waiting[i]
 			p.addLocked(t, &w.m, w.a, w.size, w.bornMs)

@@ -237,6 +237,9 @@ func (p *Producer) complete(pt *partition, b *batch, count uint32, n int, resp p
 		// keeps later batches from being taken for its duplicates.
 		pt.pid, pt.seq = newProducerID(), 0
 	}
+	if t := p.topics[pt.key.topic]; isCode(err, protocol.CodeUnknownTopic) && t != nil && t.resolved == nil {
+		t.queues = 0 // deleted: look it up again for the next message
+	}
 	if pt.last == b {
 		pt.last = nil
 	}

@@ -251,3 +251,30 @@ func TestConsumeRetriesHandlerAndCommitsAfterSuccess(t *testing.T) {
 		t.Fatalf("offsets after the handler succeeded: %v, %v; want %d on queue 0", offs, err, len(calls[2]))
 	}
 }
+
+func TestDeadConsumerQueuesMoveAfterSession(t *testing.T) {
+	srv := startBroker(t, t.TempDir(), "127.0.0.1:0")
+	c := newClient(t, srv.Addr())
+	ctx := context.Background()
+	if err := c.CreateTopic(ctx, "t", 8); err != nil {
+		t.Fatal(err)
+	}
+	p := newProducer(t, c)
+	const n = 2000
+	produceN(t, p, "t", "m", n, spread)
+
+	// The member that dies has a client of its own: closing that client
+	// stops it without leaving the group, like a killed process.
+	doomedClient := newClient(t, srv.Addr())
+	live := newConsumer(t, c, client.ConsumerConfig{Group: "g", Topic: "t"})
+	doomed := newConsumer(t, doomedClient, client.ConsumerConfig{Group: "g", Topic: "t"})
+	stableAssignment(t, 8, live, doomed)
+	tl := newTally()
+	pollOnce(t, doomed, tl)
+	doomedClient.Close()
+	died := time.Now()
+	waitFor(t, "the live member owning every queue", func() bool { return len(live.Assignment()) == 8 })
+	t.Logf("queues moved %v after the member died (session timeout 1s)", time.Since(died).Round(time.Millisecond))
+	pollUntil(t, live, tl, func() bool { return tl.distinct() >= n })
+	tl.check(t, "m", n, false)
+}

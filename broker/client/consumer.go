@@ -295,7 +295,11 @@ func (cons *Consumer) CommitOffsets(ctx context.Context, offsets map[uint32]int6
 // and stops the consumer's goroutines. It commits nothing.
 func (cons *Consumer) Close() error {
 	cons.closeOnce.Do(func() {
+		// Cancelled under mu: adopt starts fetchers under mu after checking
+		// the context, so none starts once Wait may be running.
+		cons.mu.Lock()
 		cons.cancel()
+		cons.mu.Unlock()
 		cons.wg.Wait()
 		cons.mu.Lock()
 		member := cons.memberID

@@ -113,6 +113,7 @@ type Consumer struct {
 
 	results chan fetchResult // from the fetchers, to Poll
 	errs    chan error       // errors for Poll to return; the latest one waits
+	kick    chan struct{}    // asks the membership goroutine to heartbeat now
 	fileMu  sync.Mutex       // serializes writes of OffsetsFile
 
 	mu       sync.Mutex
@@ -151,6 +152,7 @@ func (c *Client) NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		c: c, cfg: cfg, filter: filter,
 		results:  make(chan fetchResult),
 		errs:     make(chan error, 1),
+		kick:     make(chan struct{}, 1),
 		hbEvery:  cfg.SessionTimeout / 3,
 		fetchers: make(map[uint32]*fetcher),
 		polled:   make(map[uint32]int64),

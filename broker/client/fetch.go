@@ -25,6 +25,11 @@ type FetchRequest struct {
 	MaxWait time.Duration
 	// Tags is a tag expression ("A || B"); empty or "*" for all messages.
 	Tags string
+	// Group and MemberID, if set, fetch as that member of a consumer
+	// group: the broker serves only a queue the member owns, and answers
+	// CodeFenced for one that moved away (CodeUnknownMember if it forgot
+	// the member). Consumers set them; tools leave them empty.
+	Group, MemberID string
 }
 
 // FetchResult is what a fetch found.
@@ -55,7 +60,8 @@ func (c *Client) fetch(ctx context.Context, r FetchRequest, filter *protocol.Tag
 	}
 	wait := min(max(r.MaxWait, 0), time.Duration(math.MaxUint32)*time.Millisecond)
 	req := protocol.FetchRequest{Topic: r.Topic, Queue: r.Queue, Offset: r.Offset,
-		MaxBytes: uint32(min(r.MaxBytes, math.MaxUint32)), MaxWaitMs: uint32(wait.Milliseconds()), Tags: r.Tags}
+		MaxBytes: uint32(min(r.MaxBytes, math.MaxUint32)), MaxWaitMs: uint32(wait.Milliseconds()), Tags: r.Tags,
+		Group: r.Group, MemberID: r.MemberID}
 	body, err := c.request(ctx, protocol.OpFetch, req.Append(nil), wait)
 	if err != nil {
 		return FetchResult{}, fmt.Errorf("fetch %s/%d at %d: %w", r.Topic, r.Queue, r.Offset, err)

@@ -84,6 +84,7 @@ func (cons *Consumer) heartbeatLoop() bool {
 		case <-cons.ctx.Done():
 			return false
 		case <-t.C:
+		case <-cons.kick:
 		}
 		a, err := cons.heartbeat(cons.ctx)
 		switch {
@@ -103,6 +104,15 @@ func (cons *Consumer) heartbeatLoop() bool {
 			cons.c.lg.Debug("heartbeat", "group", cons.cfg.Group, "err", err)
 		}
 		t.Reset(cons.heartbeatEvery())
+	}
+}
+
+// heartbeatSoon asks the membership goroutine for a heartbeat now, to
+// learn of a re-assignment without waiting for the next one.
+func (cons *Consumer) heartbeatSoon() {
+	select {
+	case cons.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -179,14 +189,21 @@ func (cons *Consumer) fetchLoop(ctx context.Context, f *fetcher, offset int64) {
 	defer cons.wg.Done()
 	defer f.cancel()
 	req := FetchRequest{Topic: cons.cfg.Topic, Queue: f.queue, MaxBytes: cons.cfg.MaxBytes,
-		MaxWait: cons.cfg.MaxWait, Tags: cons.cfg.Tags}
+		MaxWait: cons.cfg.MaxWait, Tags: cons.cfg.Tags, Group: cons.cfg.Group}
 	for attempt := 0; ctx.Err() == nil; {
 		req.Offset = offset
+		req.MemberID = cons.MemberID()
 		start := time.Now()
 		res, err := cons.c.fetch(ctx, req, &cons.filter)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
+			}
+			if isCode(err, protocol.CodeFenced, protocol.CodeUnknownMember) {
+				// The queue moved, or the broker forgot the member: the
+				// next heartbeat says which; it stops this fetcher or
+				// joins again.
+				cons.heartbeatSoon()
 			}
 			if isCode(err, protocol.CodeOffsetGone) {
 				if lo, err2 := cons.queueMin(ctx, f.queue); err2 == nil {
@@ -196,7 +213,8 @@ func (cons *Consumer) fetchLoop(ctx context.Context, f *fetcher, offset int64) {
 					continue
 				}
 			}
-			if !IsRetriable(err) && !isCode(err, protocol.CodeUnknownTopic, protocol.CodeOffsetGone) {
+			if !IsRetriable(err) && !isCode(err, protocol.CodeUnknownTopic, protocol.CodeOffsetGone,
+				protocol.CodeFenced, protocol.CodeUnknownMember) {
 				cons.report(err)
 			}
 			cons.c.lg.Debug("fetch", "topic", cons.cfg.Topic, "queue", f.queue, "err", err)

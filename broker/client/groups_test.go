@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/broker/client"
+	"github.com/sluicehq/sluice/broker/protocol"
 )
 
 // stableAssignment waits until the consumers' queues are disjoint and
@@ -193,6 +194,11 @@ func TestCommitFencedAfterQueuesMoved(t *testing.T) {
 	}
 	if !slices.Equal(fe.Queues, b.Assignment()) {
 		t.Fatalf("fenced queues %v, want those of the other member %v", fe.Queues, b.Assignment())
+	}
+	// Fetching one of b's queues as a is refused too.
+	_, err = c.Fetch(ctx, client.FetchRequest{Topic: "t", Queue: b.Assignment()[0], Group: "g", MemberID: a.MemberID()})
+	if protocol.CodeOf(err) != protocol.CodeFenced {
+		t.Fatalf("fetch of another member's queue: %v, want CodeFenced", err)
 	}
 	// a's own queues were committed all the same.
 	if err := a.CommitOffsets(ctx, map[uint32]int64{a.Assignment()[0]: 0}); err != nil {

@@ -23,6 +23,8 @@ type Client struct {
 	bo  backoff
 
 	nextID atomic.Uint64
+	// autoCreate is the broker's auto_create_topics, from the last Hello.
+	autoCreate atomic.Bool
 
 	mu        sync.Mutex
 	conn      *conn
@@ -259,7 +261,10 @@ func (c *Client) dial(ctx context.Context, wait time.Duration) (*conn, *protocol
 			return nil, nil, ctx.Err()
 		}
 	}
-	cn, fr, _, err := dialConn(ctx, &c.cfg)
+	cn, fr, hr, err := dialConn(ctx, &c.cfg)
+	if err == nil {
+		c.autoCreate.Store(hr.AutoCreateTopics)
+	}
 	return cn, fr, err
 }
 

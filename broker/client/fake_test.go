@@ -39,6 +39,7 @@ type fakeBroker struct {
 	hold chan struct{}
 	// fetch, if set, answers fetch requests.
 	fetch func(req *protocol.FetchRequest) ([]byte, *protocol.Error)
+	noAutoCreate bool // Hello says producers may not create topics
 	// topicMissing makes DescribeTopic fail with CodeUnknownTopic until
 	// CreateTopic is called.
 	topicMissing bool
@@ -161,7 +162,7 @@ func (f *fakeBroker) handle(op protocol.Op, body []byte) ([]byte, *protocol.Erro
 	switch op {
 	case protocol.OpHello:
 		f.hellos++
-		return mustJSON(protocol.HelloResponse{Version: protocol.Version, BrokerID: "fake"}), nil, false
+		return mustJSON(protocol.HelloResponse{Version: protocol.Version, BrokerID: "fake", AutoCreateTopics: !f.noAutoCreate}), nil, false
 	case protocol.OpDescribeTopic:
 		var r protocol.TopicRef
 		_ = protocol.UnmarshalJSON(body, &r)

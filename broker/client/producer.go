@@ -377,12 +377,13 @@ func (p *Producer) resolve(t *topicState) {
 }
 
 // lookupQueues returns the queue count of topic, creating the topic with
-// the broker's default queue count if it does not exist.
+// the broker's default queue count if it does not exist and the broker
+// allows producers to create topics (auto_create_topics).
 func (p *Producer) lookupQueues(ctx context.Context, topic string) (int, error) {
 	created := false
 	for attempt := 0; ; {
 		info, err := p.c.DescribeTopic(ctx, topic)
-		if isCode(err, protocol.CodeUnknownTopic) && !created {
+		if isCode(err, protocol.CodeUnknownTopic) && !created && p.c.autoCreate.Load() {
 			err = p.c.CreateTopic(ctx, topic, 0)
 			if err == nil || isCode(err, protocol.CodeTopicExists) {
 				created = true

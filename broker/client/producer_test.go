@@ -425,6 +425,24 @@ func TestProducerCreatesUnknownTopic(t *testing.T) {
 	}
 }
 
+// TestProducerFollowsBrokerAutoCreate checks that a producer does not
+// create a topic when the broker says auto_create_topics is off.
+func TestProducerFollowsBrokerAutoCreate(t *testing.T) {
+	f := newFakeBroker(t, 3)
+	f.topicMissing, f.noAutoCreate = true, true
+	c := newTestClient(t, f)
+	p := newTestProducer(t, c, ProducerConfig{})
+	_, err := p.Send(context.Background(), Message{Topic: "new", Body: []byte("x")})
+	if !isCode(err, protocol.CodeUnknownTopic) {
+		t.Fatalf("send to an unknown topic without auto-create: %v, want unknown_topic", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.creates != 0 {
+		t.Fatalf("the producer created the topic %d times", f.creates)
+	}
+}
+
 func TestProducerDelayedMessages(t *testing.T) {
 	f := newFakeBroker(t, 1)
 	c := newTestClient(t, f)

@@ -23,6 +23,9 @@ type HelloResponse struct {
 	Version  int    `json:"version"`
 	BrokerID string `json:"broker_id"`
 	MaxFrame int    `json:"max_frame"`
+	// AutoCreateTopics says whether producers may create the topics they
+	// send to, so that clients follow the broker's auto_create_topics.
+	AutoCreateTopics bool `json:"auto_create_topics"`
 }
 
 // CreateTopic creates a topic with Queues queues (0: the broker default).

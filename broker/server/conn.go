@@ -219,7 +219,8 @@ func (c *conn) hello(h protocol.Header, body []byte, start time.Time) error {
 		return fmt.Errorf("client %q speaks protocol version %d", req.ClientName, req.Version)
 	}
 	resp, err := protocol.MarshalJSON(protocol.HelloResponse{
-		Version: protocol.Version, BrokerID: c.s.cfg.BrokerID, MaxFrame: c.s.cfg.MaxFrame})
+		Version: protocol.Version, BrokerID: c.s.cfg.BrokerID, MaxFrame: c.s.cfg.MaxFrame,
+		AutoCreateTopics: c.s.cfg.AutoCreateTopics})
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,8 @@ func (s *Server) decode(op protocol.Op, body []byte) (handlerFunc, error) {
 	switch op {
 	case protocol.OpHello:
 		return jsonOp(body, func(_ *conn, _ *protocol.Hello) (protocol.HelloResponse, error) {
-			return protocol.HelloResponse{Version: protocol.Version, BrokerID: s.cfg.BrokerID, MaxFrame: s.cfg.MaxFrame}, nil
+			return protocol.HelloResponse{Version: protocol.Version, BrokerID: s.cfg.BrokerID, MaxFrame: s.cfg.MaxFrame,
+				AutoCreateTopics: s.cfg.AutoCreateTopics}, nil
 		})
 	case protocol.OpProduce:
 		return s.decodeProduce(body)

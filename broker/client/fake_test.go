@@ -38,7 +38,7 @@ type fakeBroker struct {
 	// hold, if set, delays produce answers until it is closed.
 	hold chan struct{}
 	// fetch, if set, answers fetch requests.
-	fetch func(req *protocol.FetchRequest) ([]byte, *protocol.Error)
+	fetch        func(req *protocol.FetchRequest) ([]byte, *protocol.Error)
 	noAutoCreate bool // Hello says producers may not create topics
 	// topicMissing makes DescribeTopic fail with CodeUnknownTopic until
 	// CreateTopic is called.

@@ -24,6 +24,7 @@ type clientMetrics struct {
 	produceRetries  *metrics.Counter
 	produceFailed   *metrics.Counter
 	ackLatency      *metrics.Histogram
+	incompressible  *metrics.Counter
 
 	consumeMessages *metrics.Counter
 	consumeBytes    *metrics.Counter
@@ -42,6 +43,7 @@ func newClientMetrics(set *metrics.Set) *clientMetrics {
 		produceRetries:  set.GetOrCreateCounter(`sluice_client_produce_retries_total`),
 		produceFailed:   set.GetOrCreateCounter(`sluice_client_produce_failed_messages_total`),
 		ackLatency:      set.GetOrCreateHistogram(`sluice_client_produce_ack_seconds`),
+		incompressible:  set.GetOrCreateCounter(`sluice_client_produce_incompressible_batches_total`),
 		consumeMessages: set.GetOrCreateCounter(`sluice_client_consume_messages_total`),
 		consumeBytes:    set.GetOrCreateCounter(`sluice_client_consume_bytes_total`),
 		rebalances:      set.GetOrCreateCounter(`sluice_client_rebalances_total`),

@@ -38,7 +38,16 @@ type partition struct {
 	// Owned by the sending goroutine.
 	payload []byte
 	body    []byte
+	// skipLZ4 counts batches sent uncompressed before lz4 is tried again,
+	// after a batch that lz4 could not shrink.
+	skipLZ4 int
 }
+
+// Adaptive compression: a batch that lz4 shrinks by less than a tenth
+// (random, encrypted or already compressed bodies) costs most of a
+// producer's CPU for nothing, so the next incompressibleSkip batches of
+// the queue go uncompressed; then lz4 is tried again, since data changes.
+const incompressibleSkip = 16
 
 // batch is a cut batch on its way to the broker.
 type batch struct {
@@ -163,8 +172,17 @@ func (p *Producer) sendLoop(pt *partition) {
 
 // encode compresses b and encodes its produce request into pt's buffers.
 func (p *Producer) encode(pt *partition, b *batch, pid, seq uint64) ([]byte, uint32) {
-	fin := b.b.Finish(p.compress, pt.payload)
+	compress := p.compress && pt.skipLZ4 == 0
+	if pt.skipLZ4 > 0 {
+		pt.skipLZ4--
+	}
+	raw := b.b.Size()
+	fin := b.b.Finish(compress, pt.payload)
 	pt.payload = fin.Payload
+	if compress && (fin.Attr&protocol.AttrLZ4 == 0 || len(fin.Payload) > raw-raw/10) {
+		pt.skipLZ4 = incompressibleSkip
+		p.c.m.incompressible.Inc()
+	}
 	attr := fin.Attr
 	if b.deliverAtMs != 0 {
 		attr |= protocol.AttrDelayed

@@ -1,9 +1,11 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -510,5 +512,50 @@ func TestClientCloseClosesProducer(t *testing.T) {
 	c.Close() // does not wait for the two-minute delivery timeout
 	if err := <-done; !errors.Is(err, ErrClosed) {
 		t.Fatalf("message pending at Client.Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestProducerSkipsLZ4ForIncompressibleData checks adaptive compression:
+// after a batch lz4 cannot shrink, the next batches of the queue go
+// uncompressed, then lz4 is tried again; compressible data stays
+// compressed.
+func TestProducerSkipsLZ4ForIncompressibleData(t *testing.T) {
+	f := newFakeBroker(t, 1)
+	c := newTestClient(t, f)
+	p := newTestProducer(t, c, ProducerConfig{Linger: -1})
+	random := make([]byte, 4096)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range random {
+		random[i] = byte(rng.Uint32())
+	}
+	for range incompressibleSkip + 2 {
+		if _, err := p.Send(context.Background(), Message{Topic: "t", Body: random}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.Send(context.Background(), Message{Topic: "t", Body: bytes.Repeat([]byte("compressible "), 300)}); err != nil {
+		t.Fatal(err)
+	}
+	batches := f.storedBatches()
+	if len(batches) != incompressibleSkip+3 {
+		t.Fatalf("%d batches stored, want %d", len(batches), incompressibleSkip+3)
+	}
+	// Batch 0 tried lz4 and failed; 1..16 were not tried; 17 tried and
+	// failed again; 18 (compressible, but lz4 is skipped after 17) goes raw.
+	if got := c.m.incompressible.Get(); got != 2 {
+		t.Fatalf("%d incompressible batches counted, want 2 (first try and the retry after the skip)", got)
+	}
+	for i, b := range batches {
+		if b.req.Attr&protocol.AttrLZ4 != 0 {
+			t.Fatalf("batch %d of random data compressed", i)
+		}
+	}
+	// A fresh producer on compressible data compresses.
+	p2 := newTestProducer(t, c, ProducerConfig{Linger: -1})
+	if _, err := p2.Send(context.Background(), Message{Topic: "t", Body: bytes.Repeat([]byte("compressible "), 300)}); err != nil {
+		t.Fatal(err)
+	}
+	if last := f.storedBatches(); last[len(last)-1].req.Attr&protocol.AttrLZ4 == 0 {
+		t.Fatal("compressible batch sent uncompressed")
 	}
 }

@@ -32,6 +32,7 @@ type benchOpts struct {
 	json        bool
 	noProgress  bool
 	keepDataDir bool
+	payload     string
 }
 
 // BenchResult is what `sluice bench broker --json` prints.
@@ -103,6 +104,7 @@ temporary directory with --flush.`,
 	f.BoolVar(&o.json, "json", false, "print the result as JSON")
 	f.BoolVar(&o.noProgress, "no-progress", false, "no progress bar on stderr")
 	f.BoolVar(&o.keepDataDir, "keep-data", false, "keep the started broker's data directory")
+	f.StringVar(&o.payload, "payload", "log", "message bodies: log (log lines, compress like real logs) or random (incompressible)")
 	return cmd
 }
 
@@ -120,6 +122,8 @@ func (o *benchOpts) validate() error {
 		return fmt.Errorf("--queues %d: want 1 to 1024", o.queues)
 	case o.flush != "sync" && o.flush != "async":
 		return fmt.Errorf("--flush %q: want sync or async", o.flush)
+	case o.payload != "log" && o.payload != "random":
+		return fmt.Errorf("--payload %q: want log or random", o.payload)
 	case o.duration <= 0:
 		return fmt.Errorf("--duration %v: want more than 0", o.duration)
 	}
@@ -260,12 +264,9 @@ func (r *benchRun) produce(ctx context.Context, c *client.Client, id uint64) err
 		return err
 	}
 	defer p.Close()
-	body := make([]byte, o.msgSize)
-	rng := rand.New(rand.NewPCG(id, uint64(time.Now().UnixNano())))
-	for i := range body {
-		body[i] = byte('a' + rng.IntN(26))
-	}
-	for ctx.Err() == nil {
+	bodies := benchBodies(o.payload, o.msgSize, id)
+	for i := 0; ctx.Err() == nil; i++ {
+		body := bodies[i%len(bodies)]
 		sent := time.Now()
 		binary.LittleEndian.PutUint64(body, uint64(sent.UnixNano()))
 		p.SendAsync(client.Message{Topic: r.topic, Body: body}, func(_ client.Result, err error) {
@@ -313,6 +314,34 @@ func (r *benchRun) consume(ctx context.Context, c *client.Client) {
 			r.fail(err)
 		}
 	}
+}
+
+// benchBodies returns a pool of message bodies of size bytes: log lines
+// that vary like real ones (times, hosts, paths, statuses, ids), so that
+// batches compress as logs do, or random bytes, which do not compress.
+// The first 8 bytes of each are overwritten with the send time.
+func benchBodies(kind string, size int, seed uint64) [][]byte {
+	rng := rand.New(rand.NewPCG(seed, uint64(time.Now().UnixNano())))
+	paths := []string{"/api/v1/items", "/api/v1/users", "/healthz", "/api/v2/orders", "/static/app.js"}
+	out := make([][]byte, 4096)
+	for i := range out {
+		b := make([]byte, 0, size)
+		if kind == "random" {
+			for range size {
+				b = append(b, byte(rng.Uint32()))
+			}
+		} else {
+			b = fmt.Appendf(b, "........ 2026-11-28T04:%02d:%02d.%03dZ host-%02d app[%d]: %s %s/%d status=%d bytes=%d dur_ms=%d trace=%016x",
+				rng.IntN(60), rng.IntN(60), rng.IntN(1000), rng.IntN(20), 1000+rng.IntN(50),
+				[]string{"GET", "POST"}[rng.IntN(2)], paths[rng.IntN(len(paths))], rng.IntN(100000),
+				[]int{200, 200, 200, 404, 500}[rng.IntN(5)], rng.IntN(50000), rng.IntN(900), rng.Uint64())
+			for len(b) < size {
+				b = append(b, " pad"...)
+			}
+		}
+		out[i] = b[:size]
+	}
+	return out
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -128,7 +128,7 @@ func (c *Collector) stepFunc(name string) func(*Collector, time.Time) error {
 		return func(c *Collector, _ time.Time) error { return addUname(c.b) }
 	case CollectorTime:
 		return func(c *Collector, now time.Time) error {
-			c.b.add("node_time_seconds", float64(now.UnixNano())/1e9)
+			c.b.add("node_time_seconds", float64(now.UnixMilli())/1e3) // the samples' precision
 			return nil
 		}
 	}

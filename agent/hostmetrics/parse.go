@@ -88,10 +88,16 @@ func parseUint(b []byte) (uint64, bool) {
 	return n, true
 }
 
-// parseFloat parses a decimal such as a load average.
+// parseFloat parses a plain decimal such as a load average; NaN, Inf
+// and exponents are garbage in the files it reads.
 func parseFloat(b []byte) (float64, bool) {
 	if len(b) == 0 || len(b) > 64 {
 		return 0, false
+	}
+	for _, c := range b {
+		if (c < '0' || c > '9') && c != '.' {
+			return 0, false
+		}
 	}
 	f, err := strconv.ParseFloat(string(b), 64)
 	return f, err == nil

@@ -21,7 +21,7 @@ broker:
   auto_create_topics: false
   default_queues: 4
 agent:
-  sources: {any: {type: file}}
+  sources: {any: {type: file, include: ["/var/log/*.log"], topic: logs}}
 `
 	f, err := Parse("t.yaml", []byte(src))
 	if err != nil {

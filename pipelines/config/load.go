@@ -49,9 +49,9 @@ type FieldError struct {
 // File is a whole configuration file.
 type File struct {
 	Broker *Broker `yaml:"broker"`
-	// Agent and Collector are checked by their own issues' schemas; until
-	// then they are carried as YAML.
-	Agent     *yaml.Node `yaml:"agent"`
+	// Collector is checked by its own schema once the collector exists;
+	// until then it is carried as YAML.
+	Agent     *Agent     `yaml:"agent"`
 	Collector *yaml.Node `yaml:"collector"`
 
 	name      string
@@ -147,6 +147,9 @@ func (f *File) validate() []FieldError {
 	var errs []FieldError
 	if f.Broker != nil {
 		errs = append(errs, f.Broker.Validate("broker")...)
+	}
+	if f.Agent != nil {
+		errs = append(errs, f.Agent.Validate("agent")...)
 	}
 	return errs
 }

@@ -29,6 +29,11 @@ func (w *walker) add(n *yaml.Node, format string, args ...any) {
 var (
 	nodeType        = reflect.TypeFor[yaml.Node]()
 	unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+	// v2Unmarshaler is yaml.v2's interface, which yaml.v3 still honours
+	// and Prometheus's types (relabel.Config, relabel.Regexp) implement.
+	v2Unmarshaler = reflect.TypeFor[interface {
+		UnmarshalYAML(unmarshal func(any) error) error
+	}]()
 )
 
 func typeOf(v any) reflect.Type { return reflect.TypeOf(v) }
@@ -70,13 +75,11 @@ func (w *walker) check(n *yaml.Node, t reflect.Type, path string) {
 		w.check(n, t.Elem(), path)
 		return
 	}
-	if reflect.PointerTo(t).Implements(unmarshalerType) {
-		if n.Kind != yaml.ScalarNode {
-			w.add(n, "%s: want a single value, got %s", path, kindName(n))
-			return
-		}
-		if err := reflect.New(t).Interface().(yaml.Unmarshaler).UnmarshalYAML(n); err != nil {
-			w.add(n, "%s: %v", path, err)
+	if pt := reflect.PointerTo(t); pt.Implements(unmarshalerType) || pt.Implements(v2Unmarshaler) {
+		// The type decodes itself (Duration, Size, or a library's type
+		// such as relabel.Config): let it say what is wrong.
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			w.add(n, "%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
 		}
 		return
 	}

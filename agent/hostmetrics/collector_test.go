@@ -36,7 +36,7 @@ func fakeStatfs(table map[string]syscall.Statfs_t) func(string, *syscall.Statfs_
 func newFixtureCollector(t *testing.T, collectors ...string) *Collector {
 	t.Helper()
 	c, err := New(Config{
-		Topic: "metrics", Instance: "h", ProcPath: "testdata/proc", RootfsPath: "/host",
+		Topic: "metrics", Instance: "h", ProcPath: "testdata/proc", SysPath: "testdata/sys", RootfsPath: "/host",
 		Collectors: collectors, Logger: quietLogger(),
 	})
 	if err != nil {
@@ -108,6 +108,69 @@ func reorderGone(want []string) []string {
 	return out
 }
 
+func TestCollectNetClass(t *testing.T) {
+	c := newFixtureCollector(t, CollectorNetclass)
+	series, err := c.Collect(time.UnixMilli(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := slices.DeleteFunc(render(series), func(s string) bool { return strings.HasPrefix(s, "node_scrape_") })
+	// bonding_masters is a file, not an interface; ifb0 (down) has no
+	// carrier or speed; lo's speed is -1 (unknown) and its alias empty.
+	eth, ifb, lo := `device="eth0",instance="h",job="node"`, `device="ifb0",instance="h",job="node"`, `device="lo",instance="h",job="node"`
+	want := []string{
+		`node_network_up{` + eth + `} 1`,
+		`node_network_flags{` + eth + `} 4099`,
+		`node_network_mtu_bytes{` + eth + `} 1400`,
+		`node_network_speed_bytes{` + eth + `} 1250000000`,
+		`node_network_carrier{` + eth + `} 1`,
+		`node_network_transmit_queue_length{` + eth + `} 1000`,
+		`node_network_protocol_type{` + eth + `} 1`,
+		`node_network_info{address="02:fc:00:00:00:01",adminstate="up",broadcast="ff:ff:ff:ff:ff:ff",device="eth0",duplex="full",ifalias="uplink",instance="h",job="node",operstate="up"} 1`,
+		`node_network_up{` + ifb + `} 0`,
+		`node_network_flags{` + ifb + `} 130`,
+		`node_network_mtu_bytes{` + ifb + `} 1500`,
+		`node_network_transmit_queue_length{` + ifb + `} 32`,
+		`node_network_protocol_type{` + ifb + `} 1`,
+		`node_network_info{address="86:f7:12:19:dd:d1",adminstate="down",broadcast="ff:ff:ff:ff:ff:ff",device="ifb0",instance="h",job="node",operstate="down"} 1`,
+		`node_network_up{` + lo + `} 0`,
+		`node_network_flags{` + lo + `} 9`,
+		`node_network_mtu_bytes{` + lo + `} 65536`,
+		`node_network_carrier{` + lo + `} 1`,
+		`node_network_transmit_queue_length{` + lo + `} 1000`,
+		`node_network_protocol_type{` + lo + `} 772`,
+		`node_network_info{address="00:00:00:00:00:00",adminstate="up",broadcast="00:00:00:00:00:00",device="lo",instance="h",job="node",operstate="unknown"} 1`,
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestNetClassBadAttribute(t *testing.T) {
+	sys := t.TempDir()
+	dir := filepath.Join(sys, "class", "net", "eth0")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for file, v := range map[string]string{"operstate": "up\n", "mtu": "15x0\n"} {
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := New(Config{Topic: "m", Instance: "h", SysPath: sys, Collectors: []string{CollectorNetclass}, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	series, err := c.Collect(time.UnixMilli(1))
+	want := "collector netclass: parse " + filepath.Join(dir, "mtu") + ` line 1: mtu "15x0" is not a number`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %s", err, want)
+	}
+	if got := render(series); len(got) != 2 || !strings.HasPrefix(got[1], `node_scrape_collector_success{collector="netclass"`) || !strings.HasSuffix(got[1], " 0") {
+		t.Fatalf("got %v", got)
+	}
+}
+
 // TestCollectFixtureTree runs every collector over testdata/proc: each
 // succeeds, every series has the pass's timestamp, job and instance.
 func TestCollectFixtureTree(t *testing.T) {
@@ -133,6 +196,7 @@ func TestCollectFixtureTree(t *testing.T) {
 		"node_disk_flush_requests_total":   2, // vda, dm-0
 		"node_filesystem_size_bytes":       4,
 		"node_network_receive_bytes_total": 2,
+		"node_network_up":                  3,
 		"node_uname_info":                  1,
 		"node_time_seconds":                1,
 		"node_scrape_collector_success":    len(AllCollectors),
@@ -428,6 +492,9 @@ func TestCollectRealProc(t *testing.T) {
 	if _, ok := values["node_network_receive_bytes_total"]; !ok {
 		t.Error("no network interface")
 	}
+	if _, ok := values["node_network_up"]; !ok {
+		t.Error("no /sys/class/net interface")
+	}
 	if values["node_filesystem_size_bytes"] <= 0 {
 		t.Error("no filesystem with a size")
 	}
@@ -454,4 +521,18 @@ func BenchmarkCollect(b *testing.B) {
 		n = len(series)
 	}
 	b.ReportMetric(float64(n), "series/op")
+}
+
+// TestNetClassAttrsOrder guards the index arithmetic between
+// netClassAttrs and netClassGauges.
+func TestNetClassAttrsOrder(t *testing.T) {
+	for i, g := range netClassGauges {
+		if a := netClassAttrs[attrGauges+i]; a != g.file {
+			t.Fatalf("attribute %d is %s, gauge %d reads %s", attrGauges+i, a, i, g.file)
+		}
+	}
+	if netClassAttrs[attrOperstate] != "operstate" || netClassAttrs[attrFlags] != "flags" ||
+		!slices.Equal(netClassAttrs[attrInfo:], []string{"address", "broadcast", "duplex", "ifalias"}) {
+		t.Fatalf("attributes %v", netClassAttrs)
+	}
 }

@@ -28,6 +28,7 @@ const (
 	CollectorDiskstats  = "diskstats"  // node_disk_*
 	CollectorFilesystem = "filesystem" // node_filesystem_*
 	CollectorNetdev     = "netdev"     // node_network_{receive,transmit}_*
+	CollectorNetclass   = "netclass"   // node_network_{up,info,mtu_bytes,speed_bytes,...} from sysfs
 	CollectorUname      = "uname"      // node_uname_info
 	CollectorTime       = "time"       // node_time_seconds
 )
@@ -35,7 +36,7 @@ const (
 // AllCollectors lists every collector, in the order a pass runs them.
 var AllCollectors = []string{
 	CollectorCPU, CollectorStat, CollectorMeminfo, CollectorLoadavg, CollectorDiskstats,
-	CollectorFilesystem, CollectorNetdev, CollectorUname, CollectorTime,
+	CollectorFilesystem, CollectorNetdev, CollectorNetclass, CollectorUname, CollectorTime,
 }
 
 // Config configures a host metrics source. The zero value with a Topic
@@ -57,9 +58,8 @@ type Config struct {
 	// ProcPath is where procfs is mounted. Default "/proc"; in a
 	// container, the host's /proc mounted elsewhere.
 	ProcPath string
-	// SysPath is where sysfs is mounted. Default "/sys". No collector
-	// reads it yet; it is here so configs written for node_exporter's
-	// --path.sysfs keep working.
+	// SysPath is where sysfs is mounted, read by the netclass
+	// collector. Default "/sys".
 	SysPath string
 	// RootfsPath is prepended to mount points for statfs, for an agent
 	// in a container with the host's / mounted there. Default "/".

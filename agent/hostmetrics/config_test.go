@@ -20,7 +20,7 @@ func TestConfigValidate(t *testing.T) {
 		{"negative interval", Config{Topic: "m", Interval: -time.Second}, "host_metrics: interval -1s is negative"},
 		{"tiny interval", Config{Topic: "m", Interval: time.Millisecond}, "host_metrics: interval 1ms is below 1s"},
 		{"unknown collector", Config{Topic: "m", Collectors: []string{"cpu", "gpu"}},
-			`host_metrics: unknown collector "gpu" (known: [cpu stat meminfo loadavg diskstats filesystem netdev uname time])`},
+			`host_metrics: unknown collector "gpu" (known: [cpu stat meminfo loadavg diskstats filesystem netdev netclass uname time])`},
 		{"relative mount point", Config{Topic: "m", FSExcludeMountPoints: []string{"mnt"}},
 			`host_metrics: excluded mount point "mnt" is not an absolute path`},
 		{"two errors", Config{Interval: -1},

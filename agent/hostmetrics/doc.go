@@ -4,7 +4,7 @@
 // records, under node_exporter's metric names and labels so that
 // dashboards and alerts written for node_exporter work unchanged.
 //
-// It owns the parsers of the /proc files it reads. Each is a decoder of
+// It owns the parsers of the /proc and /sys files it reads. Each is a decoder of
 // bytes from disk: it never panics on truncated or garbled input and
 // reports a *ParseError naming the file and line. A collector that fails
 // leaves its series out of the pass (never half of them) and reports
@@ -41,11 +41,15 @@
 //	            node_filesystem_device_error (1 and nothing else when statfs fails)
 //	netdev      node_network_{receive,transmit}_{bytes,packets,errs,drop,fifo,compressed}_total{device},
 //	            node_network_receive_{frame,multicast}_total, node_network_transmit_{colls,carrier}_total
+//	netclass    node_network_up{device} (operstate "up"), node_network_info{address,adminstate,
+//	            broadcast,device,duplex,ifalias,operstate} 1, node_network_mtu_bytes,
+//	            node_network_speed_bytes, node_network_carrier, node_network_transmit_queue_length,
+//	            node_network_flags, node_network_protocol_type, from /sys/class/net
 //	uname       node_uname_info{domainname,machine,nodename,release,sysname,version} 1
 //	time        node_time_seconds
 //	(each)      node_scrape_collector_success{collector}, node_scrape_collector_duration_seconds{collector}
 //
-// Not done: node_exporter's udev-based node_disk_info, /sys/class/net
-// (node_network_up, speed, mtu), and a timeout on statfs: a hung network
-// mount stalls this source (not the agent's others) until it answers.
+// Not done: node_exporter's udev-based node_disk_info, and a timeout on
+// statfs: a hung network mount stalls this source (not the agent's
+// other sources) until it answers.
 package hostmetrics

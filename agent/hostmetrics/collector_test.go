@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/sluicehq/sluice/agent/source"
@@ -534,5 +535,66 @@ func TestNetClassAttrsOrder(t *testing.T) {
 	if netClassAttrs[attrOperstate] != "operstate" || netClassAttrs[attrFlags] != "flags" ||
 		!slices.Equal(netClassAttrs[attrInfo:], []string{"address", "broadcast", "duplex", "ifalias"}) {
 		t.Fatalf("attributes %v", netClassAttrs)
+	}
+}
+
+// TestRunLogsFailureChanges checks that a failing collector is logged
+// when it starts failing and when it recovers, not on every pass, and
+// that each failed pass is counted.
+func TestRunLogsFailureChanges(t *testing.T) {
+	proc := t.TempDir()
+	write := func(name, data string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(proc, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("loadavg", "garbage\n")
+	var logs strings.Builder
+	set := metrics.NewSet()
+	c, err := New(Config{Name: "node", Topic: "m", Instance: "h", ProcPath: proc, Collectors: []string{CollectorLoadavg},
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Metrics: set})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.cfg.Interval = time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	passes := 0
+	// Emit runs in Run's goroutine, between passes: the file changes
+	// there are seen by the next pass. Passes 1-3 fail, 4-5 succeed.
+	err = c.Run(ctx, source.EmitterFunc(func(ctx context.Context, recs []source.Record, _ func(error)) error {
+		passes++
+		switch passes {
+		case 3:
+			write("loadavg", "1 2 3 1/1 1\n")
+		case 5:
+			cancel()
+		}
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "host metrics collector failing"); n != 1 {
+		t.Errorf("%d failure lines, want 1:\n%s", n, out)
+	}
+	if n := strings.Count(out, "host metrics collector recovered"); n != 1 {
+		t.Errorf("%d recovery lines, want 1:\n%s", n, out)
+	}
+	if !strings.Contains(out, `line 1: want 3 load averages, got \"garbage\"`) {
+		t.Errorf("failure line does not say why:\n%s", out)
+	}
+	var sb strings.Builder
+	set.WritePrometheus(&sb)
+	for _, want := range []string{
+		`sluice_agent_hostmetrics_collector_errors_total{source="node",collector="loadavg"} 3`,
+		`sluice_agent_hostmetrics_passes_total{source="node"} 5`,
+		`sluice_agent_hostmetrics_records_total{source="node"} 5`,
+	} {
+		if !strings.Contains(sb.String(), want+"\n") {
+			t.Errorf("metrics lack %s:\n%s", want, sb.String())
+		}
 	}
 }

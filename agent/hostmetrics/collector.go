@@ -237,8 +237,10 @@ func (c *Collector) Collect(now time.Time) ([]prompb.TimeSeries, error) {
 }
 
 // Run collects every Interval, starting at once, and emits each pass
-// until ctx ends. A collector that fails is logged when it starts
-// failing and when it recovers, not on every pass.
+// until ctx ends; it starts no goroutine. A collector that fails is
+// logged when it starts failing and when it recovers, not on every
+// pass. Like Collect, it must not run concurrently with another Run or
+// Collect of the same Collector.
 func (c *Collector) Run(ctx context.Context, e source.Emitter) error {
 	t := time.NewTicker(c.cfg.Interval)
 	defer t.Stop()

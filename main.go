@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluicehq/sluice/agent"
 	"github.com/sluicehq/sluice/broker/cli"
 )
 
@@ -32,7 +33,7 @@ func newRootCmd() *cobra.Command {
 		// A usage dump after a runtime error hides the error itself.
 		SilenceUsage: true,
 	}
-	root.AddCommand(newVersionCmd(), cli.BrokerCommand(), cli.AdminCommand(), cli.BenchCommand())
+	root.AddCommand(newVersionCmd(), cli.BrokerCommand(), agent.Command(), cli.AdminCommand(), cli.BenchCommand())
 	return root
 }
 

@@ -1,0 +1,85 @@
+package agent
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gogo/protobuf/proto"
+	"github.com/prometheus/prometheus/prompb"
+	"go.uber.org/goleak"
+
+	"github.com/sluicehq/sluice/agent/source"
+	"github.com/sluicehq/sluice/broker/client"
+	"github.com/sluicehq/sluice/broker/server"
+	"github.com/sluicehq/sluice/pipelines/config"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// TestAgentShipsHostMetrics runs the agent with a host_metrics source
+// against a real broker and reads the metrics back.
+func TestAgentShipsHostMetrics(t *testing.T) {
+	srv, err := server.Start(server.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", HTTPListen: "off",
+		AutoCreateTopics: true, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	f, err := config.Parse("agent.yaml", []byte(`
+agent:
+  broker: `+srv.Addr()+`
+  http_listen: 127.0.0.1:0
+  sources:
+    node: {type: host_metrics, interval: 1s, topic: metrics}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, *f.Agent, Options{Logger: quiet}) }()
+
+	c, err := client.New(client.Config{Addr: srv.Addr(), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cons, err := c.NewConsumer(client.ConsumerConfig{Group: "check", Topic: "metrics"})
+	if err != nil && !strings.Contains(err.Error(), "unknown_topic") {
+		t.Fatal(err)
+	}
+	for cons == nil { // the topic appears with the agent's first batch
+		time.Sleep(50 * time.Millisecond)
+		cons, err = c.NewConsumer(client.ConsumerConfig{Group: "check", Topic: "metrics"})
+	}
+	defer cons.Close()
+	pctx, pcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer pcancel()
+	msgs, err := cons.Poll(pctx)
+	if err != nil || len(msgs) == 0 {
+		t.Fatalf("no metrics from the agent: %v", err)
+	}
+	m := msgs[0]
+	if m.Properties[source.PropContentType] != source.ContentTypeWriteRequest || !strings.HasPrefix(m.Key, "node/") {
+		t.Fatalf("metrics message: key %q properties %v", m.Key, m.Properties)
+	}
+	var wr prompb.WriteRequest
+	if err := proto.Unmarshal(m.Body, &wr); err != nil || len(wr.Timeseries) == 0 {
+		t.Fatalf("body is not a WriteRequest with series: %v", err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("agent: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("agent did not stop within 15s")
+	}
+}

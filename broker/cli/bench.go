@@ -29,6 +29,7 @@ type benchOpts struct {
 	queues      int
 	flush       string
 	duration    time.Duration
+	rate        int
 	json        bool
 	noProgress  bool
 	keepDataDir bool
@@ -101,6 +102,7 @@ temporary directory with --flush.`,
 	f.IntVar(&o.queues, "queues", 8, "queues of the benchmark topic")
 	f.StringVar(&o.flush, "flush", "sync", "flush mode of the started broker: sync or async")
 	f.DurationVar(&o.duration, "duration", 10*time.Second, "how long to produce")
+	f.IntVar(&o.rate, "rate", 0, "messages per second over all producers (0: as fast as acknowledged); latency at a set rate is the broker's, not queueing")
 	f.BoolVar(&o.json, "json", false, "print the result as JSON")
 	f.BoolVar(&o.noProgress, "no-progress", false, "no progress bar on stderr")
 	f.BoolVar(&o.keepDataDir, "keep-data", false, "keep the started broker's data directory")
@@ -124,6 +126,8 @@ func (o *benchOpts) validate() error {
 		return fmt.Errorf("--flush %q: want sync or async", o.flush)
 	case o.payload != "log" && o.payload != "random":
 		return fmt.Errorf("--payload %q: want log or random", o.payload)
+	case o.rate < 0:
+		return fmt.Errorf("--rate %d is negative", o.rate)
 	case o.duration <= 0:
 		return fmt.Errorf("--duration %v: want more than 0", o.duration)
 	}
@@ -265,7 +269,11 @@ func (r *benchRun) produce(ctx context.Context, c *client.Client, id uint64) err
 	}
 	defer p.Close()
 	bodies := benchBodies(o.payload, o.msgSize, id)
+	pace := newPacer(o.rate, o.producers)
 	for i := 0; ctx.Err() == nil; i++ {
+		if !pace.wait(ctx, i) {
+			break
+		}
 		body := bodies[i%len(bodies)]
 		sent := time.Now()
 		binary.LittleEndian.PutUint64(body, uint64(sent.UnixNano()))
@@ -313,6 +321,40 @@ func (r *benchRun) consume(ctx context.Context, c *client.Client) {
 		if err := cons.Commit(ctx, msgs); err != nil && ctx.Err() == nil && !errors.Is(err, client.ErrFenced) {
 			r.fail(err)
 		}
+	}
+}
+
+// pacer spaces one producer's sends to its share of --rate, in steps of
+// 100 messages so that sleeping costs little.
+type pacer struct {
+	start time.Time
+	every time.Duration // per 100 messages; 0: no pacing
+}
+
+func newPacer(rate, producers int) pacer {
+	if rate <= 0 {
+		return pacer{}
+	}
+	per := max(float64(rate)/float64(producers), 1)
+	return pacer{start: time.Now(), every: time.Duration(100 / per * float64(time.Second))}
+}
+
+// wait blocks until message i is due; false if ctx ended.
+func (p pacer) wait(ctx context.Context, i int) bool {
+	if p.every == 0 || i%100 != 0 {
+		return true
+	}
+	d := time.Until(p.start.Add(time.Duration(i/100) * p.every))
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/sluicehq/sluice/agent/kafkaout"
 	"github.com/sluicehq/sluice/agent/ship"
 	"github.com/sluicehq/sluice/agent/source"
 	"github.com/sluicehq/sluice/broker/client"
@@ -40,23 +41,14 @@ func Run(ctx context.Context, sec config.Agent, opt Options) error {
 	if lg == nil {
 		lg = slog.Default()
 	}
-	if sec.Output == "kafka" {
-		return errors.New("agent: output: kafka is not available in this build of sluice yet")
-	}
 	host, _ := os.Hostname()
 	set := metrics.NewSet()
-	c, err := client.New(client.Config{Addr: orDefault(sec.Broker, DefaultBroker), ClientName: "sluice-agent", Logger: lg, Metrics: set})
+	out, closeOut, err := newOutput(sec, lg, set)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	// Retry until delivered: the spool and the sources' checkpoints hold
-	// what is not acknowledged, so a batch never needs to fail for time.
-	p, err := c.NewProducer(client.ProducerConfig{DeliveryTimeout: 365 * 24 * time.Hour})
-	if err != nil {
-		return err
-	}
-	sh, err := ship.New(ship.Config{Sender: p, Logger: lg, Metrics: set})
+	defer closeOut()
+	sh, err := ship.New(ship.Config{Sender: out, Logger: lg, Metrics: set})
 	if err != nil {
 		return err
 	}
@@ -74,11 +66,42 @@ func Run(ctx context.Context, sec config.Agent, opt Options) error {
 	// Sources have stopped: flush what the producer holds, then stop.
 	fctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	if ferr := p.Flush(fctx); ferr != nil {
+	if ferr := out.Flush(fctx); ferr != nil {
 		lg.Warn("agent stopping with records not yet acknowledged; they are sent after the next start", "err", ferr)
 	}
 	sh.Close()
 	return err
+}
+
+// output is where the shipper sends: the broker's producer or Kafka.
+type output interface {
+	ship.Sender
+	Flush(ctx context.Context) error
+}
+
+// newOutput makes the configured output; the returned func closes it.
+func newOutput(sec config.Agent, lg *slog.Logger, set *metrics.Set) (output, func(), error) {
+	if sec.Output == "kafka" {
+		w, err := kafkaout.New(kafkaout.Config{Brokers: sec.Kafka.Brokers, Topic: sec.Kafka.Topic, Logger: lg, Metrics: set})
+		if err != nil {
+			return nil, nil, err
+		}
+		return w, func() { w.Close() }, nil
+	}
+	c, err := client.New(client.Config{Addr: orDefault(sec.Broker, DefaultBroker), ClientName: "sluice-agent", Logger: lg, Metrics: set})
+	if err != nil {
+		return nil, nil, err
+	}
+	// Retry until delivered: the spool and the sources' checkpoints hold
+	// what is not acknowledged, so a batch never needs to fail for time.
+	p, err := c.NewProducer(client.ProducerConfig{DeliveryTimeout: 365 * 24 * time.Hour})
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	// Closing the client closes the producer without a flush that could
+	// wait for a broker that is away; Run has flushed within its deadline.
+	return p, func() { c.Close() }, nil
 }
 
 type namedSource struct {

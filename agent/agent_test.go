@@ -10,6 +10,8 @@ import (
 
 	"github.com/gogo/protobuf/proto"
 	"github.com/prometheus/prometheus/prompb"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/goleak"
 
 	"github.com/sluicehq/sluice/agent/source"
@@ -81,5 +83,45 @@ agent:
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("agent did not stop within 15s")
+	}
+}
+
+// TestAgentOutputKafka runs the agent with `output: kafka` into kfake and
+// reads a host_metrics record back with kafka-go.
+func TestAgentOutputKafka(t *testing.T) {
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	f, err := config.Parse("agent.yaml", []byte(`
+agent:
+  output: kafka
+  kafka: {brokers: [`+kc.ListenAddrs()[0]+`]}
+  http_listen: "off"
+  sources:
+    node: {type: host_metrics, interval: 1s, topic: metrics}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, *f.Agent, Options{Logger: quiet}) }()
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: kc.ListenAddrs(), Topic: "metrics", Partition: 0, MaxWait: 100 * time.Millisecond})
+	rctx, rcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	m, err := r.ReadMessage(rctx)
+	rcancel()
+	r.Close()
+	if err != nil {
+		t.Fatalf("no metrics in Kafka: %v", err)
+	}
+	var wr prompb.WriteRequest
+	if err := proto.Unmarshal(m.Value, &wr); err != nil || len(wr.Timeseries) == 0 || !strings.HasPrefix(string(m.Key), "node/") {
+		t.Fatalf("kafka message key %q is not a WriteRequest with series: %v", m.Key, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -36,12 +36,8 @@ func stableAssignment(t *testing.T, n int, cs ...*client.Consumer) {
 }
 
 func TestClusteringSharesQueuesExactlyOnce(t *testing.T) {
-	srv := startBroker(t, t.TempDir(), "127.0.0.1:0")
-	c := newClient(t, srv.Addr())
+	_, c := brokerWithTopic(t, "t", 8)
 	ctx := context.Background()
-	if err := c.CreateTopic(ctx, "t", 8); err != nil {
-		t.Fatal(err)
-	}
 	p := newProducer(t, c)
 	const n = 4000
 	produceN(t, p, "t", "m", n, spread)
@@ -80,12 +76,7 @@ func TestClusteringSharesQueuesExactlyOnce(t *testing.T) {
 }
 
 func TestConsumerLeavingMovesItsQueues(t *testing.T) {
-	srv := startBroker(t, t.TempDir(), "127.0.0.1:0")
-	c := newClient(t, srv.Addr())
-	ctx := context.Background()
-	if err := c.CreateTopic(ctx, "t", 8); err != nil {
-		t.Fatal(err)
-	}
+	_, c := brokerWithTopic(t, "t", 8)
 	p := newProducer(t, c)
 	const n = 3000
 	produceN(t, p, "t", "a", n, spread)
@@ -142,12 +133,7 @@ func pollOnce(t *testing.T, cons *client.Consumer, tl *tally) {
 }
 
 func TestBroadcastingEveryMemberGetsAll(t *testing.T) {
-	srv := startBroker(t, t.TempDir(), "127.0.0.1:0")
-	c := newClient(t, srv.Addr())
-	ctx := context.Background()
-	if err := c.CreateTopic(ctx, "t", 4); err != nil {
-		t.Fatal(err)
-	}
+	_, c := brokerWithTopic(t, "t", 4)
 	p := newProducer(t, c)
 	const n = 1000
 	produceN(t, p, "t", "m", n, nil)
@@ -175,12 +161,8 @@ func TestBroadcastingEveryMemberGetsAll(t *testing.T) {
 }
 
 func TestCommitFencedAfterQueuesMoved(t *testing.T) {
-	srv := startBroker(t, t.TempDir(), "127.0.0.1:0")
-	c := newClient(t, srv.Addr())
+	_, c := brokerWithTopic(t, "t", 4)
 	ctx := context.Background()
-	if err := c.CreateTopic(ctx, "t", 4); err != nil {
-		t.Fatal(err)
-	}
 	a := newConsumer(t, c, client.ConsumerConfig{Group: "g", Topic: "t"})
 	stableAssignment(t, 4, a)
 	b := newConsumer(t, c, client.ConsumerConfig{Group: "g", Topic: "t"})
@@ -207,12 +189,8 @@ func TestCommitFencedAfterQueuesMoved(t *testing.T) {
 }
 
 func TestConsumeRetriesHandlerAndCommitsAfterSuccess(t *testing.T) {
-	srv := startBroker(t, t.TempDir(), "127.0.0.1:0")
-	c := newClient(t, srv.Addr())
+	_, c := brokerWithTopic(t, "t", 1)
 	ctx := context.Background()
-	if err := c.CreateTopic(ctx, "t", 1); err != nil {
-		t.Fatal(err)
-	}
 	p := newProducer(t, c)
 	produceN(t, p, "t", "m", 20, nil)
 
@@ -259,12 +237,7 @@ func TestConsumeRetriesHandlerAndCommitsAfterSuccess(t *testing.T) {
 }
 
 func TestDeadConsumerQueuesMoveAfterSession(t *testing.T) {
-	srv := startBroker(t, t.TempDir(), "127.0.0.1:0")
-	c := newClient(t, srv.Addr())
-	ctx := context.Background()
-	if err := c.CreateTopic(ctx, "t", 8); err != nil {
-		t.Fatal(err)
-	}
+	srv, c := brokerWithTopic(t, "t", 8)
 	p := newProducer(t, c)
 	const n = 2000
 	produceN(t, p, "t", "m", n, spread)

@@ -172,3 +172,14 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// brokerWithTopic starts a broker, a client of it and a topic.
+func brokerWithTopic(t *testing.T, topic string, queues int) (*server.Server, *client.Client) {
+	t.Helper()
+	srv := startBroker(t, t.TempDir(), "127.0.0.1:0")
+	c := newClient(t, srv.Addr())
+	if err := c.CreateTopic(context.Background(), topic, queues); err != nil {
+		t.Fatal(err)
+	}
+	return srv, c
+}

@@ -13,12 +13,8 @@ import (
 )
 
 func TestAdminTopics(t *testing.T) {
-	srv := startBroker(t, t.TempDir(), "127.0.0.1:0")
-	c := newClient(t, srv.Addr())
+	_, c := brokerWithTopic(t, "orders", 3)
 	ctx := context.Background()
-	if err := c.CreateTopic(ctx, "orders", 3); err != nil {
-		t.Fatal(err)
-	}
 	if err := c.CreateTopic(ctx, "orders", 3); protocol.CodeOf(err) != protocol.CodeTopicExists {
 		t.Fatalf("creating it again: %v, want CodeTopicExists", err)
 	}
@@ -53,12 +49,8 @@ func TestAdminTopics(t *testing.T) {
 }
 
 func TestSendThenConsumeExactlyOnce(t *testing.T) {
-	srv := startBroker(t, t.TempDir(), "127.0.0.1:0")
-	c := newClient(t, srv.Addr())
+	_, c := brokerWithTopic(t, "events", 4)
 	ctx := context.Background()
-	if err := c.CreateTopic(ctx, "events", 4); err != nil {
-		t.Fatal(err)
-	}
 	p := newProducer(t, c)
 	const n = 3000
 	msgs := make([]client.Message, n)
@@ -158,12 +150,7 @@ func TestMessageFieldsAndLookups(t *testing.T) {
 }
 
 func TestStartFromLatestAndEarliest(t *testing.T) {
-	srv := startBroker(t, t.TempDir(), "127.0.0.1:0")
-	c := newClient(t, srv.Addr())
-	ctx := context.Background()
-	if err := c.CreateTopic(ctx, "t", 2); err != nil {
-		t.Fatal(err)
-	}
+	_, c := brokerWithTopic(t, "t", 2)
 	p := newProducer(t, c)
 	produceN(t, p, "t", "old", 10, nil)
 
@@ -182,12 +169,8 @@ func TestStartFromLatestAndEarliest(t *testing.T) {
 }
 
 func TestConsumerTagFilter(t *testing.T) {
-	srv := startBroker(t, t.TempDir(), "127.0.0.1:0")
-	c := newClient(t, srv.Addr())
+	_, c := brokerWithTopic(t, "t", 1)
 	ctx := context.Background()
-	if err := c.CreateTopic(ctx, "t", 1); err != nil {
-		t.Fatal(err)
-	}
 	p := newProducer(t, c)
 	var msgs []client.Message
 	for i := range 300 {

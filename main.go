@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluicehq/sluice/agent"
 	"github.com/sluicehq/sluice/broker/cli"
+	"github.com/sluicehq/sluice/pipelines/config"
 )
 
 // version is set at build time with
@@ -33,7 +34,7 @@ func newRootCmd() *cobra.Command {
 		// A usage dump after a runtime error hides the error itself.
 		SilenceUsage: true,
 	}
-	root.AddCommand(newVersionCmd(), cli.BrokerCommand(), agent.Command(), cli.AdminCommand(), cli.BenchCommand())
+	root.AddCommand(newVersionCmd(), cli.BrokerCommand(), agent.Command(), cli.AdminCommand(), cli.BenchCommand(), newValidateCmd())
 	return root
 }
 
@@ -62,4 +63,27 @@ func resolveVersion() string {
 		}
 	}
 	return version
+}
+
+// newValidateCmd is `sluice validate -c FILE`: exit 0, or exit 1 with one
+// FILE:LINE:COL: message line per problem.
+func newValidateCmd() *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:   "validate -c FILE",
+		Short: "Check a config file: every problem as FILE:LINE:COL: message",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := config.Load(path); err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), err)
+				cmd.SilenceErrors = true
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", path)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&path, "config", "c", "", "config file to check (required)")
+	cmd.MarkFlagRequired("config")
+	return cmd
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/sluicehq/sluice/agent/kafkaout"
 	"github.com/sluicehq/sluice/agent/ship"
 	"github.com/sluicehq/sluice/agent/source"
+	"github.com/sluicehq/sluice/agent/spool"
 	"github.com/sluicehq/sluice/broker/client"
 	"github.com/sluicehq/sluice/pipelines/config"
 )
@@ -25,6 +26,7 @@ import (
 const (
 	DefaultBroker     = "127.0.0.1:7600"
 	DefaultHTTPListen = "127.0.0.1:7610"
+	DefaultSpoolDir   = "./data/agent"
 	shutdownTimeout   = 10 * time.Second
 )
 
@@ -48,7 +50,13 @@ func Run(ctx context.Context, sec config.Agent, opt Options) error {
 		return err
 	}
 	defer closeOut()
-	sh, err := ship.New(ship.Config{Sender: out, Logger: lg, Metrics: set})
+	sp, err := spool.Open(spool.Config{Dir: orDefault(sec.Spool.Dir, DefaultSpoolDir), MaxSize: int64(sec.Spool.MaxSize),
+		WhenFull: sec.Spool.WhenFull, Logger: lg.With("component", "spool"), Metrics: set})
+	if err != nil {
+		return err
+	}
+	defer sp.Close()
+	sh, err := ship.New(ship.Config{Sender: out, Spool: sp, Logger: lg, Metrics: set})
 	if err != nil {
 		return err
 	}

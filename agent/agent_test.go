@@ -37,6 +37,7 @@ func TestAgentShipsHostMetrics(t *testing.T) {
 agent:
   broker: `+srv.Addr()+`
   http_listen: 127.0.0.1:0
+  spool: {dir: `+t.TempDir()+`}
   sources:
     node: {type: host_metrics, interval: 1s, topic: metrics}
 `))
@@ -99,6 +100,7 @@ agent:
   output: kafka
   kafka: {brokers: [`+kc.ListenAddrs()[0]+`]}
   http_listen: "off"
+  spool: {dir: `+t.TempDir()+`}
   sources:
     node: {type: host_metrics, interval: 1s, topic: metrics}
 `))

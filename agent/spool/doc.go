@@ -1,46 +1,60 @@
-// Package spool is the agent's disk queue: while the broker is away or
-// slower than the sources, the shipper appends encoded batches here, and
-// a forwarder reads them back in order once the broker takes them again.
+// Package spool is the agent's disk queue. While the broker is away or
+// slower than the sources, the shipper appends encoded batches here and
+// reads them back, in order, once the broker takes them again.
+//
+// It owns one directory: segment files, a checkpoint file and a lock
+// file (so two processes never share a spool). The model is
+// VictoriaMetrics' lib/persistentqueue: a chunked file queue with a size
+// cap and a reader checkpoint.
 //
 // # Files
 //
-// The spool is a directory of segment files, each named by the position
-// of its first byte in the spool's endless byte stream (%020d.seg), and
-// a checkpoint file holding the position up to which entries are
-// acknowledged. An entry is
+// The spool is an endless byte stream cut into segment files, each named
+// by the stream position of its first byte (%020d.seg). A new segment
+// starts when the last one would pass SegmentSize; a segment is deleted
+// once every record in it is acknowledged. A record is
 //
-//	0        4        8
-//	+--------+--------+----------------+
-//	| length | crc32c | payload ...    |
-//	+--------+--------+----------------+
+//	0        4        8                16
+//	+--------+--------+----------------+----------------+
+//	| length | crc32c | appended at    | payload ...    |
+//	| u32 LE | u32 LE | i64 LE (ns)    | length bytes   |
+//	+--------+--------+----------------+----------------+
 //
-// with length (uint32, little-endian) counting the payload, at most
-// MaxEntry, and crc32c (Castagnoli) covering length and payload. A new
-// segment starts when the last one reaches SegmentSize; a segment is
-// deleted once every entry in it is acknowledged. The checkpoint is
+// with crc32c (Castagnoli) covering the length, the time and the payload.
+// A length above MaxRecordSize, or running past its segment, is damage
+// and is never allocated. The checkpoint file is
 //
-//	position u64 | crc32c u32
+//	+-------------+-------------+--------+
+//	| position u64| seq u64     | crc32c |
+//	+-------------+-------------+--------+
 //
-// written atomically (temp file, fsync, rename).
+// the stream position up to which records are acknowledged and the
+// sequence number of the next record, written atomically (temp file,
+// fsync, rename, fsync of the directory).
 //
-// # Guarantees
+// # Invariants and guarantees
 //
-// Append returns once the entry is fsynced; concurrent appends share an
-// fsync. Entries are read in append order. An entry read but not
-// acknowledged before a crash is read again after it (at least once);
-// the checkpoint is written at most once a second and at Close, so up to
-// a second of acknowledged entries may also be read again.
-//
-// Open re-validates the entries after the checkpoint: a torn tail (a
-// crash in the middle of a write) is cut; an entry whose CRC fails is
-// skipped with a log line and counted; a length that cannot be right
-// ends that segment (its rest is skipped, logged and counted). Nothing
-// here makes the agent crash-loop on a damaged spool.
-//
-// # Full
-//
-// The spool holds at most MaxSize bytes. In "block" mode Append waits for
-// acknowledgements to free a segment; in "drop_oldest" mode the oldest
-// segment is deleted, its unacknowledged entries counted in
-// sluice_agent_spool_dropped_entries_total and logged.
+//   - Append returns nil only once its record is fsynced; concurrent
+//     appenders share one fsync (group commit). An Append that returns an
+//     error leaves no partial record: a failed write or fsync cuts the
+//     file back to its durable end.
+//   - Next returns only durable records, in append order, reading one
+//     record at a time from disk (never the whole spool), so a reader
+//     holds at most one record in memory.
+//   - Delivery is at least once. The checkpoint is persisted every
+//     CheckpointInterval and at Close; after a crash, records acknowledged
+//     since the last persisted checkpoint, and records read but not
+//     acknowledged, are read again.
+//   - Only the last segment can be torn by a crash (a segment is fsynced
+//     before the next one starts): Open validates it and cuts a torn tail,
+//     with a log line. A record whose CRC fails is skipped; a length that
+//     cannot be right skips the rest of its segment. Each is logged once
+//     with file, offset and problem, and counted in
+//     sluice_agent_spool_corrupt_skipped_total. Nothing here crash-loops.
+//   - The segments hold at most MaxSize bytes. With when_full: block,
+//     Append waits for acknowledgements to free a segment. With
+//     drop_oldest, the oldest segment goes, its unacknowledged records
+//     counted in sluice_agent_spool_dropped_records_total and logged with
+//     how many and how old; records are dropped whole, a segment at a
+//     time, and a reader skips to the oldest record kept.
 package spool

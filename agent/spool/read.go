@@ -2,152 +2,188 @@ package spool
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
+	"io"
 	"time"
 
 	"github.com/sluicehq/sluice/broker/store/vfs"
 )
 
-// ErrCorrupt wraps every damaged-entry error.
-var ErrCorrupt = errors.New("corrupt spool entry")
+// ErrNotRead is returned by Ack for an entry Next has not returned.
+var ErrNotRead = errors.New("spool entry was not read")
 
-// Next returns the next entry in append order, blocking until there is
-// one or ctx ends, and a function that acknowledges it and every entry
-// before it. The data is the caller's.
+// Entry is one record read from the spool.
+type Entry struct {
+	// Seq numbers records in append order: stable across restarts,
+	// increasing by one per record appended.
+	Seq uint64
+	// Data is the record's payload; it is the caller's.
+	Data []byte
+	// Appended is when the record was appended.
+	Appended time.Time
+
+	end int64 // stream position after the record
+}
+
+// Next returns the next record's payload, as NextEntry, and a function
+// acknowledging it and every record before it: the shape agent/ship's
+// Spool interface takes.
 func (s *Spool) Next(ctx context.Context) ([]byte, func() error, error) {
+	e, err := s.NextEntry(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return e.Data, func() error { return s.Ack(e) }, nil
+}
+
+// NextEntry returns the next unread durable record in append order,
+// blocking until there is one, ctx ends or the spool closes. Damaged
+// records are skipped (logged and counted). It reads one record from
+// disk at a time.
+func (s *Spool) NextEntry(ctx context.Context) (Entry, error) {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	for {
+		pos, seq, gen, seg, segEnd, err := s.waitReadable(ctx)
+		if err != nil {
+			return Entry{}, err
+		}
+		e, next, skipped, rerr := s.readRecord(seg, segEnd, pos)
+		s.mu.Lock()
+		if s.readGen != gen {
+			s.mu.Unlock() // rewound or dropped meanwhile: start again
+			continue
+		}
+		if rerr != nil {
+			s.mu.Unlock()
+			return Entry{}, rerr
+		}
+		s.readPos = next
+		if skipped != nil {
+			s.readSeq++
+			s.mu.Unlock()
+			s.reportCorrupt(seg, pos-seg.start, next-pos, skipped)
+			continue
+		}
+		e.Seq = seq
+		s.readSeq++
+		s.mu.Unlock()
+		return e, nil
+	}
+}
+
+// waitReadable waits until a durable record is at the read position and
+// returns it with the segment holding it and that segment's readable end.
+func (s *Spool) waitReadable(ctx context.Context) (pos int64, seq, gen uint64, seg segment, segEnd int64, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
 		if s.closed {
-			return nil, nil, ErrClosed
+			return 0, 0, 0, segment{}, 0, ErrClosed
 		}
-		if s.readPos < s.writeEnd {
-			data, end, err := s.readLocked()
-			if err != nil {
-				return nil, nil, err
+		for i, g := range s.segs {
+			if s.readPos < g.start {
+				s.readPos = g.start // a segment file went missing
 			}
-			if data == nil {
-				continue // moved past a segment end or a damaged entry
+			end := min(g.end(), s.synced)
+			if s.readPos < end {
+				return s.readPos, s.readSeq, s.readGen, *s.segs[i], end, nil
 			}
-			seq := s.readSeq
-			s.readSeq++
-			return data, func() error { return s.ack(end, seq) }, nil
 		}
-		ch := s.data
+		data := s.dataCh
 		s.mu.Unlock()
 		select {
-		case <-ch:
+		case <-data:
+			s.mu.Lock()
 		case <-ctx.Done():
 			s.mu.Lock()
-			return nil, nil, ctx.Err()
+			return 0, 0, 0, segment{}, 0, ctx.Err()
 		}
-		s.mu.Lock()
 	}
 }
 
-// readLocked reads the entry at readPos and advances past it. It returns
-// nil data (and no error) when it only moved: to the next segment, or
-// past an entry found damaged at Open.
-func (s *Spool) readLocked() (data []byte, end int64, err error) {
-	g := s.segmentAt(s.readPos)
-	if g == nil {
-		return nil, 0, fmt.Errorf("spool: read position %d is in no segment", s.readPos)
-	}
-	off := s.readPos - g.start
-	if off >= g.limit {
-		s.readPos = g.end() // the rest of g is damage, already reported
-		return nil, 0, nil
-	}
-	f, err := s.readerFor(g)
+// readRecord reads the record at stream position pos of g, whose
+// readable bytes end at segEnd. A damaged record is not an error: it
+// comes back as skipped, with next past the damage.
+func (s *Spool) readRecord(g segment, segEnd, pos int64) (e Entry, next int64, skipped, err error) {
+	f, err := s.readerFor(g.start)
 	if err != nil {
-		return nil, 0, err
+		return Entry{}, 0, nil, err
 	}
-	var hdr [headerSize]byte
-	if _, err := f.ReadAt(hdr[:], off); err != nil {
-		return nil, 0, fmt.Errorf("spool read %s at %d: %w", s.segPath(g.start), off, err)
+	off := pos - g.start
+	var hb [headerSize]byte
+	if segEnd-pos < headerSize {
+		return Entry{}, segEnd, fmt.Errorf("%w: %d bytes, short of a header", ErrCorrupt, segEnd-pos), nil
 	}
-	n := int64(binary.LittleEndian.Uint32(hdr[:4]))
-	end = s.readPos + headerSize + n
-	if s.bad[s.readPos] {
-		s.readPos = end
-		return nil, 0, nil
+	if _, err := f.ReadAt(hb[:], off); err != nil {
+		return Entry{}, 0, nil, fmt.Errorf("spool read %s at %d: %w", s.segPath(g.start), off, err)
 	}
-	// Entries below limit were checked at Open or written by this process.
-	if n > MaxEntry || off+headerSize+n > g.limit {
-		s.readPos = g.end()
-		return nil, 0, nil
+	h := decodeHeader(hb[:])
+	if err := h.checkLength(segEnd - pos - headerSize); err != nil {
+		return Entry{}, segEnd, fmt.Errorf("%w; the rest of the segment is skipped", err), nil
 	}
-	data = make([]byte, n)
-	if _, err := f.ReadAt(data, off+headerSize); err != nil {
-		return nil, 0, fmt.Errorf("spool read %s at %d: %w", s.segPath(g.start), off, err)
+	data := make([]byte, h.length)
+	s.peakRead = max(s.peakRead, int64(len(data)))
+	if _, err := f.ReadAt(data, off+headerSize); err != nil && !(err == io.EOF && len(data) == 0) {
+		return Entry{}, 0, nil, fmt.Errorf("spool read %s at %d: %w", s.segPath(g.start), off, err)
 	}
-	if crc32.Update(crc32.Checksum(hdr[:4], castagnoli), castagnoli, data) != binary.LittleEndian.Uint32(hdr[4:]) {
-		// Damaged after Open (the disk changed under us): skip it.
-		s.reportCorrupt(g, off, "checksum mismatch")
-		s.readPos = end
-		return nil, 0, nil
+	next = pos + headerSize + int64(h.length)
+	if checksum(hb[:], data) != h.crc {
+		return Entry{}, next, fmt.Errorf("%w: checksum mismatch", ErrCorrupt), nil
 	}
-	s.readPos = end
-	return data, end, nil
+	return Entry{Data: data, Appended: unixNano(h.at), end: next}, next, nil, nil
 }
 
-func (s *Spool) segmentAt(pos int64) *segment {
-	for _, g := range s.segs {
-		if pos >= g.start && pos < g.end() {
-			return g
-		}
-	}
-	return nil
-}
-
-// readerFor returns an open file of segment g for reading.
-func (s *Spool) readerFor(g *segment) (vfs.File, error) {
-	if s.rf != nil && s.rfStart == g.start {
+// readerFor returns segment start's file, open for reading.
+func (s *Spool) readerFor(start int64) (vfs.File, error) {
+	if s.rf != nil && s.rfStart == start {
 		return s.rf, nil
 	}
 	if s.rf != nil {
 		s.rf.Close()
 		s.rf = nil
 	}
-	f, err := s.fs.Open(s.segPath(g.start))
+	f, err := s.fs.Open(s.segPath(start))
 	if err != nil {
-		return nil, fmt.Errorf("spool open segment: %w", err)
+		return nil, fmt.Errorf("spool open segment for reading: %w", err)
 	}
-	s.rf, s.rfStart = f, g.start
+	s.rf, s.rfStart = f, start
 	return f, nil
 }
 
-func (s *Spool) reportCorrupt(g *segment, off int64, what string) {
+func (s *Spool) reportCorrupt(g segment, off, skipped int64, what error) {
 	s.m.corrupt.Inc()
-	s.lg.Error("spool entry damaged; skipped", "file", s.segPath(g.start), "offset", off, "problem", what)
+	s.lg.Error("spool: damaged record skipped", "file", s.segPath(g.start), "offset", off,
+		"bytes_skipped", skipped, "problem", what)
 }
 
-// ack acknowledges every entry up to end (sequence seq).
-func (s *Spool) ack(end, seq int64) error {
+// Ack acknowledges e and every record before it: the read checkpoint
+// advances (persisted within CheckpointInterval, and at Close) and
+// segments holding only acknowledged records are deleted. Acking an
+// entry older than the checkpoint does nothing.
+func (s *Spool) Ack(e Entry) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return ErrClosed
 	}
-	if end > s.ackPos {
-		s.ackPos = end
-		s.cpDirty = true
+	if e.end <= s.ackPos {
+		return nil
 	}
-	if seq+1 > s.ackSeq {
-		s.m.acked.Add(int(seq + 1 - s.ackSeq))
-		s.ackSeq = seq + 1
+	if e.end > s.readPos {
+		return fmt.Errorf("spool ack of record %d: %w", e.Seq, ErrNotRead)
 	}
-	// Segments wholly acknowledged go, except the one being written.
-	for len(s.segs) > 1 && s.segs[0].end() <= s.ackPos {
-		if err := s.deleteSegmentLocked(); err != nil {
-			return err
-		}
-	}
-	if time.Since(s.lastCP) >= checkpointInterval {
-		return s.writeCheckpointLocked()
-	}
-	return nil
+	s.m.delivered.Add(int(e.Seq + 1 - s.ackSeq))
+	s.ackPos, s.ackSeq, s.cpDirty = e.end, e.Seq+1, true
+	return s.deleteAckedLocked()
+}
+
+// Rewind makes Next return the unacknowledged records again, from the
+// checkpoint on: for a reader whose sends failed.
+func (s *Spool) Rewind() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.readPos, s.readSeq = s.ackPos, s.ackSeq
+	s.readGen++
 }

@@ -1,201 +1,218 @@
 package spool
 
 import (
-	"encoding/binary"
+	"bufio"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"io/fs"
-	"sort"
+	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/sluicehq/sluice/broker/store/vfs"
 )
 
-// encodeCheckpoint is position u64 | crc32c u32.
-func encodeCheckpoint(pos int64) []byte {
-	b := binary.LittleEndian.AppendUint64(nil, uint64(pos))
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
-}
+// scanBufferSize is the read buffer of Open's scan: what it holds in
+// memory besides one record.
+const scanBufferSize = 256 << 10
 
-// decodeCheckpoint decodes a checkpoint file.
-func decodeCheckpoint(b []byte) (int64, error) {
-	if len(b) != 12 {
-		return 0, fmt.Errorf("%w: checkpoint of %d bytes, want 12", ErrCorrupt, len(b))
-	}
-	if crc32.Checksum(b[:8], castagnoli) != binary.LittleEndian.Uint32(b[8:]) {
-		return 0, fmt.Errorf("%w: checkpoint checksum mismatch", ErrCorrupt)
-	}
-	pos := int64(binary.LittleEndian.Uint64(b))
-	if pos < 0 {
-		return 0, fmt.Errorf("%w: checkpoint position %d", ErrCorrupt, pos)
-	}
-	return pos, nil
-}
-
-func (s *Spool) writeCheckpointLocked() error {
-	if !s.cpDirty {
-		return nil
-	}
-	path := s.cfg.Dir + "/" + checkpointName
-	if err := vfs.WriteFileAtomic(s.fs, path, encodeCheckpoint(s.ackPos)); err != nil {
-		return fmt.Errorf("spool checkpoint: %w", err)
-	}
-	s.cpDirty, s.lastCP = false, time.Now()
-	return nil
-}
-
-// recover loads the segments and checkpoint and re-validates every entry
-// after the checkpoint.
+// recover loads the checkpoint and segments: acknowledged segments are
+// deleted, the others counted, and the last one validated, its torn tail
+// cut.
 func (s *Spool) recover() error {
-	names, err := s.fs.List(s.cfg.Dir)
+	starts, err := s.listSegments()
 	if err != nil {
 		return err
 	}
+	s.loadCheckpoint(starts)
+	for i, start := range starts {
+		info, err := s.fs.Stat(s.segPath(start))
+		if err != nil {
+			return fmt.Errorf("stat segment: %w", err)
+		}
+		g := &segment{start: start, size: info.Size(), firstSeq: s.nextSeq}
+		last := i == len(starts)-1
+		if !last && g.end() <= s.ackPos {
+			if err := s.fs.Remove(s.segPath(start)); err != nil {
+				return fmt.Errorf("delete acknowledged segment: %w", err)
+			}
+			continue
+		}
+		if err := s.scan(g, last); err != nil {
+			return err
+		}
+		s.segs = append(s.segs, g)
+		s.size += g.size
+	}
+	if len(s.segs) == 0 || s.segs[len(s.segs)-1].end() < s.ackPos {
+		// Fresh, or the checkpoint is past every file left: start anew
+		// at the checkpoint so positions never go back.
+		g := &segment{start: s.ackPos, firstSeq: s.nextSeq}
+		if _, err := s.fs.Create(s.segPath(g.start)); err != nil {
+			return fmt.Errorf("create segment: %w", err)
+		}
+		if err := s.fs.SyncDir(s.cfg.Dir); err != nil {
+			return fmt.Errorf("create segment: %w", err)
+		}
+		s.segs = append(s.segs, g)
+	}
+	last := s.segs[len(s.segs)-1]
+	if s.w, err = s.fs.OpenReadWrite(s.segPath(last.start)); err != nil {
+		return fmt.Errorf("open last segment: %w", err)
+	}
+	s.writeEnd, s.synced = last.end(), last.end()
+	s.syncedSeq = s.nextSeq
+	s.readPos, s.readSeq = max(s.ackPos, s.segs[0].start), s.ackSeq
+	return nil
+}
+
+func (s *Spool) listSegments() ([]int64, error) {
+	names, err := s.fs.List(s.cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
 	var starts []int64
-	for _, n := range names {
+	for _, n := range names { // List sorts; the names are zero-padded
 		if v, ok := strings.CutSuffix(n, ".seg"); ok {
 			if start, err := strconv.ParseInt(v, 10, 64); err == nil && start >= 0 {
 				starts = append(starts, start)
 			}
 		}
 	}
-	sort.Slice(starts, func(i, j int) bool { return starts[i] < starts[j] })
-	s.ackPos = s.loadCheckpoint(starts)
-	for i, start := range starts {
-		info, err := s.fs.Stat(s.segPath(start))
-		if err != nil {
-			return err
-		}
-		g := &segment{start: start, size: info.Size(), limit: info.Size(), firstSeq: s.nextSeq}
-		if g.end() <= s.ackPos && i < len(starts)-1 {
-			if err := s.fs.Remove(s.segPath(start)); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := s.scan(g, i == len(starts)-1); err != nil {
-			return err
-		}
-		s.segs = append(s.segs, g)
-	}
-	if len(s.segs) == 0 {
-		s.segs = []*segment{{start: s.ackPos, firstSeq: 0}}
-		f, err := s.fs.Create(s.segPath(s.ackPos))
-		if err != nil {
-			return err
-		}
-		s.w = f
-		if err := s.fs.SyncDir(s.cfg.Dir); err != nil {
-			return err
-		}
-	} else {
-		last := s.segs[len(s.segs)-1]
-		if s.w, err = s.fs.OpenReadWrite(s.segPath(last.start)); err != nil {
-			return err
-		}
-	}
-	last := s.segs[len(s.segs)-1]
-	s.writeEnd = last.end()
-	s.readPos = max(s.ackPos, s.segs[0].start)
-	return nil
+	return starts, nil
 }
 
-// loadCheckpoint returns the acknowledged position; without a readable
-// checkpoint everything left is read again.
-func (s *Spool) loadCheckpoint(starts []int64) int64 {
-	fallback := int64(0)
+// loadCheckpoint sets the acknowledged position and sequence; without a
+// readable checkpoint every record left is read again.
+func (s *Spool) loadCheckpoint(starts []int64) {
+	first := int64(0)
 	if len(starts) > 0 {
-		fallback = starts[0]
+		first = starts[0]
 	}
-	b, err := vfs.ReadFile(s.fs, s.cfg.Dir+"/"+checkpointName)
+	s.ackPos = first
+	f, err := s.fs.Open(filepath.Join(s.cfg.Dir, checkpointName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	var b []byte
+	if err == nil {
+		b, err = io.ReadAll(io.LimitReader(f, checkpointSize+1))
+		f.Close()
+	}
+	var pos int64
+	var seq uint64
+	if err == nil {
+		pos, seq, err = decodeCheckpoint(b)
+	}
 	if err != nil {
-		if !errors.Is(err, io.EOF) && !isNotExist(err) {
-			s.lg.Error("spool checkpoint unreadable; replaying every entry left", "err", err)
-		}
-		return fallback
+		s.lg.Error("spool: checkpoint unreadable; every record left is read again", "err", err)
+		return
 	}
-	pos, err := decodeCheckpoint(b)
-	if err != nil {
-		s.lg.Error("spool checkpoint damaged; replaying every entry left", "err", err)
-		return fallback
-	}
-	return max(pos, fallback)
+	s.ackPos, s.ackSeq, s.nextSeq = max(pos, first), seq, seq
 }
 
-// scan validates the entries of g after the checkpoint, counts them,
-// cuts a torn tail of the last segment and marks damage elsewhere.
+// scan counts g's records after the checkpoint. The last segment, the
+// only one a crash can tear, is validated record by record: a torn tail
+// is cut, a damaged record followed by good ones is left for Next to
+// skip. Older segments are only walked, header to header; Next checks
+// their CRCs.
 func (s *Spool) scan(g *segment, last bool) error {
 	f, err := s.fs.Open(s.segPath(g.start))
 	if err != nil {
-		return err
+		return fmt.Errorf("open segment: %w", err)
 	}
 	defer f.Close()
 	off := max(s.ackPos-g.start, 0)
-	var hdr [headerSize]byte
-	var buf []byte
+	r := bufio.NewReaderSize(io.NewSectionReader(f, off, g.size-off), scanBufferSize)
+	var payload []byte
 	for off < g.size {
-		why := ""
-		n := int64(0)
-		if _, err := f.ReadAt(hdr[:], off); err != nil || g.size-off < headerSize {
-			why = "truncated header"
-		} else if n = int64(binary.LittleEndian.Uint32(hdr[:4])); n > MaxEntry || off+headerSize+n > g.size {
-			why = fmt.Sprintf("length %d runs past the segment", n)
-		}
-		if why == "" {
-			if int64(cap(buf)) < n {
-				buf = make([]byte, n)
+		rec, size, err := s.scanRecord(r, g.size-off, last, &payload)
+		if err == nil {
+			if rec != nil {
+				g.lastAt = decodeHeader(rec).at
 			}
-			buf = buf[:n]
-			if _, err := f.ReadAt(buf, off+headerSize); err != nil {
-				why = "unreadable payload"
-			} else if crc32.Update(crc32.Checksum(hdr[:4], castagnoli), castagnoli, buf) != binary.LittleEndian.Uint32(hdr[4:]) {
-				why = "checksum mismatch"
-				if !last || off+headerSize+n < g.size {
-					// A whole entry with a bad checksum in the middle:
-					// skip it, keep the rest.
-					s.bad[g.start+off] = true
-					s.reportCorrupt(g, off, why)
-					off += headerSize + n
-					continue
-				}
-			}
+			s.nextSeq++
+			off += size
+			continue
 		}
-		if why != "" {
-			return s.cutAt(g, off, last, why)
+		if !last {
+			s.nextSeq++ // Next skips the rest as one damaged record
+			return nil
 		}
-		g.entries++
-		s.nextSeq++
-		off += headerSize + n
+		if size > 0 && s.validAt(f, off+size, g.size) {
+			s.nextSeq++ // a bit flip mid-file: Next skips just it
+			off += size
+			r.Reset(io.NewSectionReader(f, off, g.size-off))
+			continue
+		}
+		return s.cutTornTail(g, off, err)
 	}
 	return nil
 }
 
-// cutAt ends g's readable entries at off: the torn tail of the last
-// segment is truncated; in an older segment the rest is skipped.
-func (s *Spool) cutAt(g *segment, off int64, last bool, why string) error {
-	if last {
-		s.lg.Warn("spool: cutting a torn tail left by a crash", "file", s.segPath(g.start), "offset", off, "bytes", g.size-off, "problem", why)
-		w, err := s.fs.OpenReadWrite(s.segPath(g.start))
-		if err != nil {
-			return err
-		}
-		defer w.Close()
-		if err := w.Truncate(off); err != nil {
-			return err
-		}
-		if err := w.Sync(); err != nil {
-			return err
-		}
-		g.size, g.limit = off, off
-		return nil
+// scanRecord reads one record's header (and, if check, its payload into
+// *buf, verified). It returns the header bytes (nil when not checked),
+// the record size, and why the record is not whole; size is non-zero
+// if the length is plausible.
+func (s *Spool) scanRecord(r *bufio.Reader, room int64, check bool, buf *[]byte) ([]byte, int64, error) {
+	hb, err := r.Peek(headerSize)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %d bytes, short of a header", ErrCorrupt, min(room, headerSize))
 	}
-	s.reportCorrupt(g, off, why+"; the rest of the segment is skipped")
-	g.limit = off
-	return nil
+	h := decodeHeader(hb)
+	if err := h.checkLength(room - headerSize); err != nil {
+		return nil, 0, err
+	}
+	size := headerSize + int64(h.length)
+	if !check {
+		_, err := r.Discard(int(size))
+		return nil, size, err
+	}
+	var hdr [headerSize]byte
+	copy(hdr[:], hb)
+	r.Discard(headerSize)
+	if int64(cap(*buf)) < int64(h.length) {
+		*buf = make([]byte, h.length)
+		s.peakRead = max(s.peakRead, int64(h.length))
+	}
+	p := (*buf)[:h.length]
+	if _, err := io.ReadFull(r, p); err != nil {
+		return nil, size, fmt.Errorf("%w: payload unreadable: %v", ErrCorrupt, err)
+	}
+	if checksum(hdr[:], p) != h.crc {
+		return nil, size, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+	}
+	return hdr[:], size, nil
 }
 
-func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+// validAt reports whether a whole record with a good CRC starts at off:
+// then damage before it is a bit flip, not a torn tail.
+func (s *Spool) validAt(f io.ReaderAt, off, size int64) bool {
+	if size-off < headerSize {
+		return false
+	}
+	r := bufio.NewReaderSize(io.NewSectionReader(f, off, size-off), scanBufferSize)
+	var buf []byte
+	_, _, err := s.scanRecord(r, size-off, true, &buf)
+	return err == nil
+}
+
+// cutTornTail truncates the last segment at off, where a crash left an
+// incomplete write: nothing from there on was acknowledged to an appender.
+func (s *Spool) cutTornTail(g *segment, off int64, why error) error {
+	s.m.tornTails.Inc()
+	s.lg.Warn("spool: cutting a torn tail left by a crash", "file", s.segPath(g.start),
+		"offset", off, "bytes", g.size-off, "problem", why)
+	w, err := s.fs.OpenReadWrite(s.segPath(g.start))
+	if err != nil {
+		return fmt.Errorf("cut torn tail: %w", err)
+	}
+	defer w.Close()
+	if err := w.Truncate(off); err != nil {
+		return fmt.Errorf("cut torn tail: %w", err)
+	}
+	if err := w.Sync(); err != nil {
+		return fmt.Errorf("cut torn tail: %w", err)
+	}
+	g.size = off
+	return nil
+}

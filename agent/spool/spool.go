@@ -2,145 +2,113 @@ package spool
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
-
 	"github.com/sluicehq/sluice/broker/store/vfs"
 )
-
-// Defaults and limits.
-const (
-	DefaultMaxSize     = 1 << 30
-	DefaultSegmentSize = 64 << 20
-	// MaxEntry bounds one entry; a larger length read from disk is damage.
-	MaxEntry   = 64 << 20
-	headerSize = 8
-
-	checkpointName     = "checkpoint"
-	checkpointInterval = time.Second
-)
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // ErrClosed is returned by calls on a closed spool.
 var ErrClosed = errors.New("spool is closed")
 
-// ErrTooLarge is returned by Append for an entry above MaxEntry or MaxSize.
-var ErrTooLarge = errors.New("entry too large for the spool")
-
-// Config configures a Spool.
-type Config struct {
-	// Dir holds the spool's files. Required.
-	Dir string
-	// MaxSize bounds the bytes on disk. Default 1 GiB.
-	MaxSize int64
-	// WhenFull is "block" (default: Append waits for room) or
-	// "drop_oldest" (the oldest segment goes, counted and logged).
-	WhenFull string
-	// SegmentSize is the size at which a new segment starts. Default
-	// 64 MiB, or MaxSize/8 if that is smaller.
-	SegmentSize int64
-	// FS is the file system; nil means the operating system's.
-	FS      vfs.FS
-	Logger  *slog.Logger
-	Metrics *metrics.Set
-}
-
-// Validate reports a field that cannot work.
-func (c *Config) Validate() error {
-	var errs []error
-	if c.Dir == "" {
-		errs = append(errs, errors.New("spool: dir is required"))
-	}
-	if c.MaxSize < 0 || c.SegmentSize < 0 {
-		errs = append(errs, errors.New("spool: sizes must not be negative"))
-	}
-	if c.WhenFull != "" && c.WhenFull != "block" && c.WhenFull != "drop_oldest" {
-		errs = append(errs, fmt.Errorf("spool: when_full %q is not block or drop_oldest", c.WhenFull))
-	}
-	return errors.Join(errs...)
-}
+// ErrTooLarge is returned by Append for a record above the maximum.
+var ErrTooLarge = errors.New("record too large for the spool")
 
 // segment is one file of the spool.
 type segment struct {
-	start    int64 // position of its first byte
-	size     int64 // bytes in the file
-	limit    int64 // bytes holding readable entries (below size if damaged)
-	firstSeq int64 // sequence number of its first entry
-	entries  int64
+	start    int64  // stream position of its first byte
+	size     int64  // bytes written to it
+	firstSeq uint64 // sequence number of its first record not acknowledged at Open
+	lastAt   int64  // append time of its last record (unix ns), 0 if unknown
 }
 
 func (g *segment) end() int64 { return g.start + g.size }
 
-// Spool is a disk queue of entries, read in order.
-type Spool struct {
-	cfg Config
-	fs  vfs.FS
-	lg  *slog.Logger
-	m   *spoolMetrics
-
-	mu        sync.Mutex
-	segs      []*segment
-	w         vfs.File // the last segment, appended to
-	writeEnd  int64
-	nextSeq   int64 // sequence number of the next appended entry
-	readPos   int64
-	readSeq   int64
-	rf        vfs.File // the segment being read
-	rfStart   int64
-	ackPos    int64
-	ackSeq    int64
-	bad       map[int64]bool // damaged entries found at Open, skipped by Next
-	lastCP    time.Time
-	cpDirty   bool
-	data      chan struct{} // closed when entries are appended, or at Close
-	room      chan struct{} // closed when a segment is deleted, or at Close
-	closed    bool
-	headerBuf [headerSize]byte
+// syncFailure marks the writes with tickets in (lo, hi] as cut after a
+// failed fsync.
+type syncFailure struct {
+	lo, hi uint64
+	err    error
 }
 
-// Open opens (or creates) the spool in cfg.Dir, re-validating what is
-// left from before.
+// Spool is a durable FIFO of records on disk, read in order by one
+// reader. All methods are safe for concurrent use.
+type Spool struct {
+	cfg  Config
+	fs   vfs.FS
+	lg   *slog.Logger
+	m    *spoolMetrics
+	lock io.Closer
+
+	mu   sync.Mutex
+	segs []*segment // in stream order; the last one is appended to
+	w    vfs.File   // the last segment, open for writing
+	wbuf []byte
+	size int64 // bytes in all segments
+
+	// Writing and group commit. A write takes a ticket; a sync makes
+	// every write up to its target durable.
+	writeEnd     int64 // stream position after the last write
+	nextSeq      uint64
+	lastTicket   uint64
+	synced       int64 // durable end: readers see records below it
+	syncedSeq    uint64
+	syncedTicket uint64
+	syncing      bool
+	syncDone     chan struct{} // closed when the running sync ends
+	failures     []syncFailure
+	waiters      int
+
+	// Reading and acknowledgement.
+	readPos  int64
+	readSeq  uint64
+	readGen  uint64 // bumped when the read position jumps (Rewind, drop)
+	ackPos   int64
+	ackSeq   uint64
+	cpDirty  bool
+	dataCh   chan struct{} // closed when synced advances, or at Close
+	roomCh   chan struct{} // closed when a segment goes, or at Close
+	closed   bool
+	readMu   sync.Mutex // one Next at a time; guards the fields below
+	rf       vfs.File   // the segment being read
+	rfStart  int64
+	peakRead int64 // largest buffer a read allocated (checked by tests)
+
+	cpMu sync.Mutex // serializes checkpoint writes
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// Open opens the spool in cfg.Dir, creating it if needed, validating what
+// a crash may have torn and resuming at the persisted checkpoint.
 func Open(cfg Config) (*Spool, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.MaxSize == 0 {
-		cfg.MaxSize = DefaultMaxSize
-	}
-	if cfg.SegmentSize == 0 {
-		cfg.SegmentSize = min(DefaultSegmentSize, max(cfg.MaxSize/8, 1<<16))
-	}
-	if cfg.WhenFull == "" {
-		cfg.WhenFull = "block"
-	}
-	if cfg.FS == nil {
-		cfg.FS = vfs.Default
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Metrics == nil {
-		cfg.Metrics = metrics.NewSet()
-	}
-	s := &Spool{cfg: cfg, fs: cfg.FS, lg: cfg.Logger, bad: map[int64]bool{},
-		data: make(chan struct{}), room: make(chan struct{}), lastCP: time.Now()}
-	s.m = newSpoolMetrics(cfg.Metrics, s)
+	cfg = cfg.withDefaults()
+	s := &Spool{cfg: cfg, fs: cfg.FS, lg: cfg.Logger.With("spool", cfg.Dir),
+		syncDone: make(chan struct{}), dataCh: make(chan struct{}), roomCh: make(chan struct{}),
+		stop: make(chan struct{})}
 	if err := s.fs.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open spool: %w", err)
 	}
-	if err := s.recover(); err != nil {
-		s.closeFiles()
+	lock, err := s.fs.Lock(filepath.Join(cfg.Dir, "LOCK"))
+	if err != nil {
 		return nil, fmt.Errorf("open spool %s: %w", cfg.Dir, err)
 	}
+	s.lock = lock
+	s.m = newSpoolMetrics(cfg.Metrics, s)
+	if err := s.recover(); err != nil {
+		err = errors.Join(err, s.closeFiles())
+		return nil, fmt.Errorf("open spool %s: %w", cfg.Dir, err)
+	}
+	s.wg.Add(1)
+	go s.checkpointLoop()
 	return s, nil
 }
 
@@ -148,201 +116,190 @@ func (s *Spool) segPath(start int64) string {
 	return filepath.Join(s.cfg.Dir, fmt.Sprintf("%020d.seg", start))
 }
 
-// Append stores rec durably (written and fsynced) at the end of the
-// spool, making room first as WhenFull says.
+// Append stores rec at the end of the spool and returns nil once it is
+// fsynced. When the spool is full it waits (block) or drops the oldest
+// records (drop_oldest) first. ctx bounds only the wait for room.
 func (s *Spool) Append(ctx context.Context, rec []byte) error {
-	need := int64(headerSize + len(rec))
-	if len(rec) > MaxEntry || need > s.cfg.MaxSize {
-		return fmt.Errorf("spool append of %d bytes: %w", len(rec), ErrTooLarge)
+	if int64(len(rec)) > s.cfg.maxPayload() {
+		return fmt.Errorf("spool append of %d bytes (max %d): %w", len(rec), s.cfg.maxPayload(), ErrTooLarge)
 	}
+	need := int64(headerSize + len(rec))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.makeRoomLocked(ctx, need); err != nil {
 		return err
 	}
+	ticket, err := s.writeLocked(rec, need)
+	if err != nil {
+		return err
+	}
+	return s.waitSyncedLocked(ticket)
+}
+
+// writeLocked writes one record after the last, starting a new segment
+// if the last one is full. A failed write is cut off the file.
+func (s *Spool) writeLocked(rec []byte, need int64) (ticket uint64, err error) {
 	last := s.segs[len(s.segs)-1]
 	if last.size > 0 && last.size+need > s.cfg.SegmentSize {
 		if err := s.rotateLocked(); err != nil {
-			return err
+			return 0, err
 		}
 		last = s.segs[len(s.segs)-1]
 	}
-	binary.LittleEndian.PutUint32(s.headerBuf[0:], uint32(len(rec)))
-	c := crc32.Update(crc32.Checksum(s.headerBuf[0:4], castagnoli), castagnoli, rec)
-	binary.LittleEndian.PutUint32(s.headerBuf[4:], c)
-	if err := s.writeLocked(last, rec); err != nil {
-		return err
+	now := time.Now().UnixNano()
+	s.wbuf = appendRecord(s.wbuf[:0], rec, now)
+	off := s.writeEnd - last.start
+	if _, err := s.w.WriteAt(s.wbuf, off); err != nil {
+		err = fmt.Errorf("spool append to %s at %d: %w", s.segPath(last.start), off, err)
+		if terr := s.w.Truncate(off); terr != nil {
+			// The next write overwrites the partial record from its
+			// start; rotation and Open cut what may stick out.
+			err = errors.Join(err, fmt.Errorf("cut partial record: %w", terr))
+		}
+		return 0, err
+	}
+	if cap(s.wbuf) > 1<<20 {
+		s.wbuf = nil // do not hold on to one huge record's buffer
 	}
 	last.size += need
-	last.limit = last.size
-	last.entries++
+	last.lastAt = now
+	s.size += need
 	s.writeEnd += need
 	s.nextSeq++
+	s.lastTicket++
 	s.m.appended.Inc()
-	close(s.data)
-	s.data = make(chan struct{})
-	return nil
+	return s.lastTicket, nil
 }
 
-// writeLocked writes header and rec at the end of seg and fsyncs; on
-// failure it cuts what was written, so no partial entry is left behind.
-func (s *Spool) writeLocked(seg *segment, rec []byte) error {
-	_, err := s.w.WriteAt(s.headerBuf[:], seg.size)
-	if err == nil {
-		_, err = s.w.WriteAt(rec, seg.size+headerSize)
-	}
-	if err == nil {
-		err = s.w.Sync()
-	}
-	if err != nil {
-		if terr := s.w.Truncate(seg.size); terr != nil {
-			err = errors.Join(err, fmt.Errorf("cut failed write: %w", terr))
+// waitSyncedLocked waits until the write with ticket is durable, leading
+// a sync itself when none runs: writes made meanwhile share the next one.
+func (s *Spool) waitSyncedLocked(ticket uint64) error {
+	s.waiters++
+	defer func() {
+		s.waiters--
+		if s.waiters == 0 {
+			s.failures = s.failures[:0]
 		}
-		return fmt.Errorf("spool append to %s: %w", s.segPath(seg.start), err)
-	}
-	return nil
-}
-
-// makeRoomLocked waits for, or makes, room for need more bytes.
-func (s *Spool) makeRoomLocked(ctx context.Context, need int64) error {
+	}()
 	for {
+		for _, f := range s.failures {
+			if ticket > f.lo && ticket <= f.hi {
+				return f.err
+			}
+		}
+		if ticket <= s.syncedTicket {
+			return nil
+		}
 		if s.closed {
 			return ErrClosed
 		}
-		if s.sizeLocked()+need <= s.cfg.MaxSize {
-			return nil
-		}
-		if s.cfg.WhenFull == "drop_oldest" {
-			if err := s.dropOldestLocked(); err != nil {
-				return err
-			}
+		if !s.syncing {
+			s.syncLocked()
 			continue
 		}
-		room := s.room
+		done := s.syncDone
 		s.mu.Unlock()
-		s.m.blocked.Inc()
-		select {
-		case <-room:
-		case <-ctx.Done():
-			s.mu.Lock()
-			return fmt.Errorf("spool full (%d bytes): %w", s.cfg.MaxSize, ctx.Err())
-		}
+		<-done
 		s.mu.Lock()
 	}
 }
 
-func (s *Spool) sizeLocked() int64 {
-	var n int64
-	for _, g := range s.segs {
-		n += g.size
+// syncLocked fsyncs the last segment with s.mu released. On failure every
+// write not yet durable is cut from the file and fails.
+func (s *Spool) syncLocked() {
+	s.syncing = true
+	target, seq, ticket, f := s.writeEnd, s.nextSeq, s.lastTicket, s.w
+	s.mu.Unlock()
+	err := f.Sync()
+	s.mu.Lock()
+	s.syncing = false
+	close(s.syncDone)
+	s.syncDone = make(chan struct{})
+	if err == nil {
+		s.synced, s.syncedSeq, s.syncedTicket = target, seq, ticket
+		close(s.dataCh)
+		s.dataCh = make(chan struct{})
+		return
 	}
-	return n
+	last := s.segs[len(s.segs)-1]
+	err = fmt.Errorf("spool fsync %s: %w", s.segPath(last.start), err)
+	s.failures = append(s.failures, syncFailure{lo: s.syncedTicket, hi: s.lastTicket, err: err})
+	s.cutToSyncedLocked()
 }
 
-// rotateLocked closes the last segment and starts a new one after it.
-func (s *Spool) rotateLocked() error {
+// cutToSyncedLocked drops the writes after the durable end, which the
+// last segment holds (a segment is durable before the next starts).
+func (s *Spool) cutToSyncedLocked() {
 	last := s.segs[len(s.segs)-1]
-	f, err := s.fs.Create(s.segPath(last.end()))
+	cut := s.writeEnd - s.synced
+	if cut == 0 {
+		return
+	}
+	if err := s.w.Truncate(s.synced - last.start); err != nil {
+		s.lg.Warn("spool: cutting writes after a failed fsync; the next write overwrites them",
+			"file", s.segPath(last.start), "offset", s.synced-last.start, "err", err)
+	}
+	last.size -= cut
+	s.size -= cut
+	s.writeEnd = s.synced
+	s.nextSeq = s.syncedSeq
+	s.syncedTicket = s.lastTicket // the failed tickets are settled
+}
+
+// rotateLocked makes the last segment durable and starts a new one.
+func (s *Spool) rotateLocked() error {
+	for s.syncing {
+		done := s.syncDone
+		s.mu.Unlock()
+		<-done
+		s.mu.Lock()
+	}
+	if s.closed {
+		return ErrClosed
+	}
+	if err := s.syncOwnLocked(); err != nil {
+		return err
+	}
+	last := s.segs[len(s.segs)-1]
+	name := s.segPath(last.end())
+	f, err := s.fs.Create(name)
+	if err == nil {
+		err = s.fs.SyncDir(s.cfg.Dir)
+		if err != nil {
+			f.Close()
+			err = errors.Join(err, s.fs.Remove(name))
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("spool new segment: %w", err)
+		return fmt.Errorf("spool new segment %s: %w", name, err)
 	}
-	if err := s.fs.SyncDir(s.cfg.Dir); err != nil {
-		f.Close()
-		return fmt.Errorf("spool new segment: %w", err)
-	}
-	if s.w != nil {
-		s.w.Close()
-	}
+	// Cut anything a failed write left past the end, then let go.
+	_ = s.w.Truncate(last.size)
+	s.w.Close()
 	s.w = f
 	s.segs = append(s.segs, &segment{start: last.end(), firstSeq: s.nextSeq})
 	return nil
 }
 
-// dropOldestLocked deletes the oldest segment with its entries.
-func (s *Spool) dropOldestLocked() error {
-	if len(s.segs) == 1 {
-		if s.segs[0].size == 0 {
-			return fmt.Errorf("spool: nothing left to drop: %w", ErrTooLarge)
+// syncOwnLocked makes every write durable under s.mu, for rotation; on
+// failure the unsynced writes are cut and their appenders fail.
+func (s *Spool) syncOwnLocked() error {
+	for s.synced < s.writeEnd {
+		if s.closed {
+			return ErrClosed
 		}
-		if err := s.rotateLocked(); err != nil {
-			return err
+		if s.syncing {
+			done := s.syncDone
+			s.mu.Unlock()
+			<-done
+			s.mu.Lock()
+			continue
 		}
-	}
-	old, next := s.segs[0], s.segs[1]
-	dropped := next.firstSeq - max(s.ackSeq, old.firstSeq)
-	if dropped > 0 {
-		s.m.dropped.Add(int(dropped))
-		s.lg.Warn("spool full: dropped the oldest entries (when_full: drop_oldest)",
-			"entries", dropped, "bytes", old.size, "segment", s.segPath(old.start))
-	}
-	s.ackSeq = max(s.ackSeq, next.firstSeq)
-	s.ackPos = max(s.ackPos, next.start)
-	if s.readPos < next.start {
-		s.readPos, s.readSeq = next.start, next.firstSeq
-	}
-	s.cpDirty = true
-	return s.deleteSegmentLocked()
-}
-
-// deleteSegmentLocked removes s.segs[0], which must not be the last.
-func (s *Spool) deleteSegmentLocked() error {
-	old := s.segs[0]
-	if s.rf != nil && s.rfStart == old.start {
-		s.rf.Close()
-		s.rf = nil
-	}
-	s.segs = s.segs[1:]
-	for pos := range s.bad {
-		if pos < old.end() {
-			delete(s.bad, pos)
+		failed := len(s.failures)
+		s.syncLocked()
+		if len(s.failures) > failed {
+			return fmt.Errorf("spool rotate: %w", s.failures[len(s.failures)-1].err)
 		}
-	}
-	close(s.room)
-	s.room = make(chan struct{})
-	if err := s.fs.Remove(s.segPath(old.start)); err != nil {
-		return fmt.Errorf("spool delete segment: %w", err)
 	}
 	return nil
-}
-
-// Len is the number of entries appended and not yet acknowledged.
-func (s *Spool) Len() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.nextSeq - s.ackSeq
-}
-
-// Size is the number of bytes the spool's segments take.
-func (s *Spool) Size() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sizeLocked()
-}
-
-// Close writes the checkpoint and closes the files; calls blocked in
-// Next or Append return ErrClosed.
-func (s *Spool) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	close(s.data)
-	close(s.room)
-	err := s.writeCheckpointLocked()
-	return errors.Join(err, s.closeFiles())
-}
-
-func (s *Spool) closeFiles() error {
-	var errs []error
-	if s.w != nil {
-		errs = append(errs, s.w.Close())
-		s.w = nil
-	}
-	if s.rf != nil {
-		errs = append(errs, s.rf.Close())
-		s.rf = nil
-	}
-	return errors.Join(errs...)
 }

@@ -275,13 +275,13 @@ func TestConcurrentAppends(t *testing.T) {
 }
 
 func TestCheckpointCodec(t *testing.T) {
-	pos, err := decodeCheckpoint(encodeCheckpoint(123456))
-	if err != nil || pos != 123456 {
-		t.Fatalf("%d %v", pos, err)
+	pos, seq, err := decodeCheckpoint(encodeCheckpoint(123456, 42))
+	if err != nil || pos != 123456 || seq != 42 {
+		t.Fatalf("%d %d %v", pos, seq, err)
 	}
-	b := encodeCheckpoint(5)
+	b := encodeCheckpoint(5, 1)
 	b[0] ^= 1
-	if _, err := decodeCheckpoint(b); !errors.Is(err, ErrCorrupt) {
+	if _, _, err := decodeCheckpoint(b); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("flipped checkpoint: %v", err)
 	}
 }

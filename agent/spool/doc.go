@@ -56,5 +56,7 @@
 //     drop_oldest, the oldest segment goes, its unacknowledged records
 //     counted in sluice_agent_spool_dropped_records_total and logged with
 //     how many and how old; records are dropped whole, a segment at a
-//     time, and a reader skips to the oldest record kept.
+//     time, and a reader skips to the oldest record kept. A record read
+//     but not yet acknowledged when its segment goes counts as dropped
+//     (its Ack is then a no-op): the count errs towards too many.
 package spool

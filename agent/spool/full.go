@@ -61,9 +61,11 @@ func (s *Spool) dropOldestLocked() error {
 	if dropped := int64(next.firstSeq) - int64(max(s.ackSeq, old.firstSeq)); dropped > 0 {
 		from := max(s.ackPos, old.start)
 		oldest := s.appendTimeAt(old, from)
+		readUnacked := max(int64(min(s.readSeq, next.firstSeq))-int64(max(s.ackSeq, old.firstSeq)), 0)
 		s.m.dropped.Add(int(dropped))
 		s.lg.Warn("spool full: dropped the oldest records (when_full: drop_oldest)",
-			"records", dropped, "bytes", old.end()-from, "oldest_appended", oldest,
+			"records", dropped, "of_them_read_not_acknowledged", readUnacked,
+			"bytes", old.end()-from, "oldest_appended", oldest,
 			"oldest_age", ageOf(oldest), "newest_age", ageOf(unixNano(old.lastAt)),
 			"file", s.segPath(old.start))
 	}

@@ -1,0 +1,484 @@
+package tail
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/sluicehq/sluice/agent/source"
+)
+
+// Tailer follows files and emits their lines.
+type Tailer struct {
+	cfg Config
+	lg  *slog.Logger
+	m   *tailMetrics
+
+	files  map[fileID]*tracked
+	byPath map[string]*tracked
+	saved  map[fileID]checkpoint // checkpoints loaded at start, not yet matched
+
+	ackMu sync.Mutex // guards tracked.acked, pending, dirty
+
+	batch      []source.Record
+	batchBytes int
+	batchEnds  []*pendingEnd
+	batchFiles map[*tracked]*pendingEnd
+	scratch    []byte
+	opened     uint64 // files opened so far, to order files sharing a name
+}
+
+// New returns a Tailer; Run starts it.
+func New(cfg Config) (*Tailer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	t := &Tailer{cfg: cfg, lg: cfg.Logger, files: map[fileID]*tracked{}, byPath: map[string]*tracked{},
+		saved: map[fileID]checkpoint{}, batchFiles: map[*tracked]*pendingEnd{}, scratch: make([]byte, readChunk)}
+	t.m = newTailMetrics(cfg.Metrics, t)
+	return t, nil
+}
+
+// Run follows the files until ctx ends, emitting into e, then saves the
+// checkpoints and closes every file.
+func (t *Tailer) Run(ctx context.Context, e source.Emitter) error {
+	cps, err := loadState(t.cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	for _, c := range cps {
+		t.saved[fileID{c.Dev, c.Ino}] = c
+	}
+	defer t.closeAll()
+	tick := time.NewTicker(t.cfg.ScanInterval)
+	defer tick.Stop()
+	lastSave := time.Now()
+	for first := true; ; first = false {
+		t.scan(first)
+		for {
+			n, err := t.readPass(ctx, e)
+			if err != nil {
+				return t.stop(err)
+			}
+			if n == 0 {
+				break
+			}
+		}
+		if err := t.flush(ctx, e); err != nil {
+			return t.stop(err)
+		}
+		t.retire()
+		if time.Since(lastSave) >= time.Second {
+			t.save()
+			lastSave = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return t.stop(nil)
+		case <-tick.C:
+		}
+	}
+}
+
+// stop saves checkpoints; ctx's end is a normal stop.
+func (t *Tailer) stop(err error) error {
+	t.save()
+	if err != nil && !isCtxErr(err) {
+		return err
+	}
+	return nil
+}
+
+func isCtxErr(err error) bool {
+	return err == context.Canceled || err == context.DeadlineExceeded || strings.Contains(err.Error(), "context canceled")
+}
+
+// scan matches the globs and starts, follows or lets go of files.
+func (t *Tailer) scan(first bool) {
+	for _, f := range t.files {
+		f.seen = false
+	}
+	for _, path := range t.match() {
+		fi, err := os.Stat(path) // follows symlinks: a file is its target
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		id, ok := idOf(fi)
+		if !ok {
+			continue
+		}
+		if f := t.files[id]; f != nil {
+			t.follow(f, path, fi)
+			continue
+		}
+		if old := t.byPath[path]; old != nil && old.id != id {
+			t.rotatedAway(old)
+		}
+		t.open(path, id, fi, first)
+	}
+	for _, f := range t.files {
+		if !f.seen && !f.gone {
+			t.rotatedAway(f)
+		}
+	}
+	if first {
+		t.findRotatedWhileDown()
+	}
+}
+
+// findRotatedWhileDown looks for files with a checkpoint that no glob
+// matched: rotated while the agent was down to a name outside the globs
+// (app.log -> app.log.1). Found by inode next to their old path, they
+// are drained from their checkpoint like any rotated file.
+func (t *Tailer) findRotatedWhileDown() {
+	for id, c := range t.saved {
+		dir := filepath.Dir(c.Path)
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, de := range entries {
+			path := filepath.Join(dir, de.Name())
+			fi, err := os.Stat(path)
+			if err != nil || !fi.Mode().IsRegular() {
+				continue
+			}
+			if fid, ok := idOf(fi); !ok || fid != id {
+				continue
+			}
+			t.open(path, id, fi, false)
+			if f := t.files[id]; f != nil {
+				f.name = c.Path // its lines keep the path they were written to
+				delete(t.byPath, path)
+				f.gone = true
+				t.lg.Info("file rotated while the agent was down; reading it to its end", "file", path, "was", c.Path)
+			}
+			break
+		}
+		delete(t.saved, id)
+	}
+}
+
+func (t *Tailer) match() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, g := range t.cfg.Include {
+		paths, _ := filepath.Glob(g)
+		for _, p := range paths {
+			if seen[p] || t.excluded(p) {
+				continue
+			}
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (t *Tailer) excluded(p string) bool {
+	for _, g := range t.cfg.Exclude {
+		if ok, _ := filepath.Match(g, p); ok {
+			return true
+		}
+		if ok, _ := filepath.Match(g, filepath.Base(p)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// follow notes that f is (still) at path, and handles truncation.
+func (t *Tailer) follow(f *tracked, path string, fi os.FileInfo) {
+	f.seen, f.gone = true, false
+	if f.path != path {
+		delete(t.byPath, f.path)
+		f.path = path
+	}
+	t.byPath[path] = f
+	if fi.Size() < f.readOff {
+		// copytruncate or truncation in place: the file starts over.
+		t.lg.Info("file truncated; reading it from the start", "file", path, "size", fi.Size(), "offset", f.readOff)
+		t.m.truncations.Inc()
+		f.readOff, f.bufOff, f.buf = 0, 0, f.buf[:0]
+		f.readMirror.Store(0)
+		f.fp = fingerprint{} // new content: fingerprinted again as it grows
+		t.ackMu.Lock()
+		f.gen++
+		f.acked, f.pending, f.dirty = 0, nil, true
+		t.ackMu.Unlock()
+		delete(t.batchFiles, f)
+	}
+	if f.fp.n < fingerprintBytes && fi.Size() > int64(f.fp.n) {
+		if fp, err := fingerprintOf(f.f, fi.Size()); err == nil {
+			f.fp = fp
+		}
+	}
+}
+
+// rotatedAway marks f as no longer at a watched path: it is read to its
+// end and then let go.
+func (t *Tailer) rotatedAway(f *tracked) {
+	if f.gone {
+		return
+	}
+	f.gone = true
+	if t.byPath[f.path] == f {
+		delete(t.byPath, f.path)
+	}
+	t.m.rotations.Inc()
+	t.lg.Info("file rotated away; reading it to its end", "file", f.path)
+}
+
+// open starts following a file newly found at path.
+func (t *Tailer) open(path string, id fileID, fi os.FileInfo, first bool) {
+	fh, err := os.Open(path)
+	if err != nil {
+		t.m.errors.Inc()
+		t.lg.Warn("open file", "file", path, "err", err)
+		return
+	}
+	fp, err := fingerprintOf(fh, fi.Size())
+	if err != nil {
+		fh.Close()
+		t.m.errors.Inc()
+		return
+	}
+	start, name := int64(0), path
+	if c, ok := t.saved[id]; ok && c.FPLen <= fp.n && c.Offset <= fi.Size() {
+		if cfp, err := fingerprintOf(fh, int64(c.FPLen)); err == nil && cfp.hash == c.FPHash {
+			start, name = c.Offset, c.Path
+		}
+		delete(t.saved, id)
+	} else if first && t.cfg.StartAt == "end" {
+		start = fi.Size()
+	}
+	t.opened++
+	f := &tracked{order: t.opened, id: id, path: path, name: name, f: fh, fp: fp, readOff: start, bufOff: start, acked: start, dirty: true, seen: true}
+	t.files[id] = f
+	t.byPath[path] = f
+	t.m.open(f)
+}
+
+// readPass reads one chunk of every file with new data, cutting batches
+// as they fill; it returns the bytes read.
+func (t *Tailer) readPass(ctx context.Context, e source.Emitter) (int, error) {
+	total := 0
+	// Of the files that share a name (the path they were found at), the
+	// oldest is drained first: the lines of one path keep their order
+	// across a rotation, whether the rotated file is still matched by the
+	// globs or not.
+	first := map[string]uint64{}
+	for _, f := range t.files {
+		if !t.atEnd(f) {
+			if s, ok := first[f.name]; !ok || f.order < s {
+				first[f.name] = f.order
+			}
+		}
+	}
+	for _, f := range t.sortedFiles() {
+		if s, ok := first[f.name]; ok && f.order > s {
+			continue
+		}
+		n, err := f.readLines(t.scratch, t.cfg.MaxLineBytes, func(b []byte, off int64, split bool) {
+			t.add(f, b, off, split)
+		})
+		if err != nil {
+			t.m.errors.Inc()
+			t.lg.Warn("read file", "file", f.path, "err", err)
+			continue
+		}
+		t.m.bytes.Add(n)
+		total += n
+		if t.full() {
+			if err := t.flush(ctx, e); err != nil {
+				return total, err
+			}
+		}
+	}
+	return total, nil
+}
+
+func (t *Tailer) sortedFiles() []*tracked {
+	fs := make([]*tracked, 0, len(t.files))
+	for _, f := range t.files {
+		fs = append(fs, f)
+	}
+	sort.Slice(fs, func(i, j int) bool { return fs[i].path < fs[j].path })
+	return fs
+}
+
+// add appends one line to the open batch.
+func (t *Tailer) add(f *tracked, b []byte, off int64, split bool) {
+	if split {
+		t.m.split.Inc()
+	}
+	props := make(map[string]string, 4+len(t.cfg.Fields))
+	for k, v := range t.cfg.Fields {
+		props[k] = v
+	}
+	props[source.PropHost] = t.cfg.Host
+	props[source.PropFile] = f.name
+	props[source.PropSource] = t.cfg.Name
+	props[source.PropOffset] = strconv.FormatInt(off, 10)
+	t.batch = append(t.batch, source.Record{Topic: t.cfg.Topic, Key: t.key(f.name), Body: append([]byte(nil), b...),
+		Properties: props, Time: time.Now()})
+	t.batchBytes += len(b)
+	t.m.lines.Inc()
+	p := t.batchFiles[f]
+	if p == nil {
+		p = &pendingEnd{gen: f.gen}
+		t.batchFiles[f] = p
+		t.ackMu.Lock()
+		f.pending = append(f.pending, p)
+		t.ackMu.Unlock()
+		t.batchEnds = append(t.batchEnds, p)
+	}
+	p.end = f.bufOff
+}
+
+func (t *Tailer) key(path string) string {
+	return strings.NewReplacer("{host}", t.cfg.Host, "{file}", path, "{source}", t.cfg.Name).Replace(t.cfg.Key)
+}
+
+func (t *Tailer) full() bool {
+	return len(t.batch) >= t.cfg.BatchLines || t.batchBytes >= t.cfg.BatchBytes
+}
+
+// flush emits the open batch; its ack advances the files' checkpoints.
+func (t *Tailer) flush(ctx context.Context, e source.Emitter) error {
+	if len(t.batch) == 0 {
+		return nil
+	}
+	ends := t.batchEnds
+	files := make([]*tracked, 0, len(t.batchFiles))
+	for f := range t.batchFiles {
+		files = append(files, f)
+	}
+	err := e.Emit(ctx, t.batch, func(err error) {
+		if err == nil {
+			t.acked(files, ends)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("emit %d lines: %w", len(t.batch), err)
+	}
+	t.batch, t.batchBytes, t.batchEnds = nil, 0, nil
+	clear(t.batchFiles)
+	return nil
+}
+
+// acked marks ends delivered and advances each file's checkpoint over
+// its delivered prefix (acks may come out of order).
+func (t *Tailer) acked(files []*tracked, ends []*pendingEnd) {
+	t.ackMu.Lock()
+	defer t.ackMu.Unlock()
+	for _, p := range ends {
+		p.done = true
+	}
+	for _, f := range files {
+		for len(f.pending) > 0 && f.pending[0].done {
+			if f.pending[0].gen == f.gen {
+				f.acked = f.pending[0].end
+				f.dirty = true
+			}
+			f.pending = f.pending[1:]
+		}
+	}
+}
+
+// atEnd reports whether f was read to its current end.
+func (t *Tailer) atEnd(f *tracked) bool {
+	fi, err := f.f.Stat()
+	return err != nil || f.readOff >= fi.Size() && len(f.buf) == 0
+}
+
+// retire lets go of rotated-away files read to their end and delivered.
+func (t *Tailer) retire() {
+	for id, f := range t.files {
+		if !f.gone {
+			continue
+		}
+		if !t.atEnd(f) {
+			continue
+		}
+		t.ackMu.Lock()
+		delivered := len(f.pending) == 0
+		t.ackMu.Unlock()
+		if !delivered {
+			continue
+		}
+		f.f.Close()
+		delete(t.files, id)
+		t.m.close(f)
+	}
+}
+
+// save writes the checkpoints of the files being followed.
+func (t *Tailer) save() {
+	t.ackMu.Lock()
+	cps := make([]checkpoint, 0, len(t.files))
+	for _, f := range t.files {
+		cps = append(cps, checkpoint{Dev: f.id.dev, Ino: f.id.ino, FPLen: f.fp.n, FPHash: f.fp.hash, Path: f.name, Offset: f.acked})
+		f.dirty = false
+	}
+	t.ackMu.Unlock()
+	sort.Slice(cps, func(i, j int) bool { return cps[i].Path < cps[j].Path })
+	if err := saveState(t.cfg.StateDir, cps); err != nil {
+		t.m.errors.Inc()
+		t.lg.Error("save file checkpoints", "err", err)
+	}
+}
+
+func (t *Tailer) closeAll() {
+	for id, f := range t.files {
+		f.f.Close()
+		delete(t.files, id)
+		t.m.close(f)
+	}
+}
+
+type tailMetrics struct {
+	set                                                 *metrics.Set
+	source                                              string
+	lines, bytes, split, rotations, truncations, errors *metrics.Counter
+}
+
+func newTailMetrics(set *metrics.Set, t *Tailer) *tailMetrics {
+	l := fmt.Sprintf(`{source=%q}`, t.cfg.Name)
+	return &tailMetrics{set: set, source: t.cfg.Name,
+		lines:       set.GetOrCreateCounter(`sluice_agent_file_lines_total` + l),
+		bytes:       set.GetOrCreateCounter(`sluice_agent_file_bytes_total` + l),
+		split:       set.GetOrCreateCounter(`sluice_agent_file_lines_split_total` + l),
+		rotations:   set.GetOrCreateCounter(`sluice_agent_file_rotations_total` + l),
+		truncations: set.GetOrCreateCounter(`sluice_agent_file_truncations_total` + l),
+		errors:      set.GetOrCreateCounter(`sluice_agent_file_errors_total` + l),
+	}
+}
+
+// open registers the bytes-behind gauge of f: its size minus what was
+// read, from the file and an atomic mirror, so the metrics goroutine
+// never touches the tailer's state.
+func (m *tailMetrics) open(f *tracked) {
+	f.gauge = fmt.Sprintf(`sluice_agent_file_bytes_behind{source=%q,file=%q,inode="%d"}`, m.source, f.path, f.id.ino)
+	f.readMirror.Store(f.readOff)
+	m.set.GetOrCreateGauge(f.gauge, func() float64 {
+		fi, err := f.f.Stat()
+		if err != nil {
+			return 0
+		}
+		return float64(max(fi.Size()-f.readMirror.Load(), 0))
+	})
+}
+
+func (m *tailMetrics) close(f *tracked) { m.set.UnregisterMetric(f.gauge) }

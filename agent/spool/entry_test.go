@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -197,17 +198,16 @@ func TestDropOldestWhileReading(t *testing.T) {
 	}
 }
 
+// fmtSscan parses the number of an entry(i) payload.
 func fmtSscan(b []byte, i *int) (int, error) {
 	rest, ok := strings.CutPrefix(string(b), "entry-")
-	if !ok || len(rest) < 6 {
-		return 0, errors.New("no entry prefix")
+	num, _, ok2 := strings.Cut(rest, "-")
+	if !ok || !ok2 {
+		return 0, errors.New("not an entry")
 	}
-	n := 0
-	for _, c := range rest[:6] {
-		if c < '0' || c > '9' {
-			return 0, errors.New("not a number")
-		}
-		n = n*10 + int(c-'0')
+	n, err := strconv.Atoi(num)
+	if err != nil {
+		return 0, err
 	}
 	*i = n
 	return 1, nil

@@ -189,8 +189,8 @@ func TestTornTailIsCut(t *testing.T) {
 	f.Close()
 	s = open(t, Config{Dir: dir})
 	defer s.Close()
-	if s.Len() != 10 {
-		t.Fatalf("len %d after a torn tail, want 10", s.Len())
+	if s.Len() != 10 || s.m.tornTails.Get() != 1 {
+		t.Fatalf("len %d, torn tails cut %d after a torn tail, want 10 and 1", s.Len(), s.m.tornTails.Get())
 	}
 	expect(t, s, 0, 10, true)
 	appendN(t, s, 10, 1) // appends go on after the cut

@@ -60,7 +60,7 @@ func Run(ctx context.Context, sec config.Agent, opt Options) error {
 	if err != nil {
 		return err
 	}
-	sources, err := buildSources(sec, host, lg, set)
+	sources, err := buildSources(sec, sourceEnv{host: host, stateDir: orDefault(sec.Spool.Dir, DefaultSpoolDir), lg: lg, set: set})
 	if err != nil {
 		return err
 	}
@@ -117,7 +117,7 @@ type namedSource struct {
 	src  source.Source
 }
 
-func buildSources(sec config.Agent, host string, lg *slog.Logger, set *metrics.Set) ([]namedSource, error) {
+func buildSources(sec config.Agent, env sourceEnv) ([]namedSource, error) {
 	names := make([]string, 0, len(sec.Sources))
 	for n := range sec.Sources {
 		names = append(names, n)
@@ -126,7 +126,9 @@ func buildSources(sec config.Agent, host string, lg *slog.Logger, set *metrics.S
 	var out []namedSource
 	var errs []error
 	for _, n := range names {
-		s, err := buildSource(n, sec.Sources[n], host, lg.With("source", n), set)
+		e := env
+		e.lg = env.lg.With("source", n)
+		s, err := buildSource(n, sec.Sources[n], e)
 		if err != nil {
 			errs = append(errs, err)
 			continue

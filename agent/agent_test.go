@@ -2,8 +2,11 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -125,5 +128,71 @@ agent:
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAgentTailsFilesIntoBroker runs the agent with a file source and
+// reads the lines back from a real broker, in order, with properties.
+func TestAgentTailsFilesIntoBroker(t *testing.T) {
+	srv, err := server.Start(server.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", HTTPListen: "off",
+		AutoCreateTopics: true, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	logDir := t.TempDir()
+	logFile := filepath.Join(logDir, "app.log")
+	var lines strings.Builder
+	for i := range 500 {
+		fmt.Fprintf(&lines, "hello %03d\n", i)
+	}
+	os.WriteFile(logFile, []byte(lines.String()), 0o644)
+	f, err := config.Parse("agent.yaml", []byte(`
+agent:
+  broker: `+srv.Addr()+`
+  http_listen: "off"
+  spool: {dir: `+t.TempDir()+`}
+  sources:
+    app: {type: file, include: ["`+logDir+`/*.log"], start_at: beginning, topic: logs, fields: {team: core}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, *f.Agent, Options{Logger: quiet}) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	c, err := client.New(client.Config{Addr: srv.Addr(), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var got []client.Message
+	for deadline := time.Now().Add(20 * time.Second); len(got) < 500 && time.Now().Before(deadline); {
+		cons, err := c.NewConsumer(client.ConsumerConfig{Group: "check", Topic: "logs"})
+		if err != nil {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		for len(got) < 500 && time.Now().Before(deadline) {
+			pctx, pcancel := context.WithTimeout(context.Background(), time.Second)
+			msgs, _ := cons.Poll(pctx)
+			pcancel()
+			got = append(got, msgs...)
+		}
+		cons.Close()
+	}
+	if len(got) != 500 {
+		t.Fatalf("%d lines reached the broker, want 500", len(got))
+	}
+	for i, m := range got {
+		if want := fmt.Sprintf("hello %03d", i); string(m.Body) != want || m.Properties["file"] != logFile || m.Properties["team"] != "core" {
+			t.Fatalf("message %d: %q %v, want %q", i, m.Body, m.Properties, want)
+		}
 	}
 }

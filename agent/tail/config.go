@@ -17,6 +17,8 @@ const (
 	DefaultScanInterval = 500 * time.Millisecond
 	DefaultBatchLines   = 1000
 	DefaultBatchBytes   = 1 << 20
+	DefaultLinger       = 200 * time.Millisecond
+	DefaultIdleTimeout  = 5 * time.Minute
 	DefaultKey          = "{host}/{file}"
 	readChunk           = 256 << 10
 )
@@ -39,15 +41,27 @@ type Config struct {
 	StartAt string
 	// StateDir holds the checkpoints. Required.
 	StateDir string
-	// MaxLineBytes splits longer lines. Default 1 MiB.
+	// MaxLineBytes splits longer lines into pieces of at most this many
+	// bytes (or truncates them, with TruncateLongLines). It also bounds a
+	// multiline event. Default 1 MiB.
 	MaxLineBytes int
+	// TruncateLongLines keeps only the first MaxLineBytes of a longer
+	// line and drops the rest, instead of splitting it.
+	TruncateLongLines bool
+	// Multiline, if set, groups lines into events.
+	Multiline *Multiline
+	// IdleTimeout closes a file (releasing its descriptor) that did not
+	// grow for this long; it is reopened when it grows. Default 5m.
+	IdleTimeout time.Duration
 	// ScanInterval is how often globs are matched again and files polled
 	// for growth. Default 500ms.
 	ScanInterval time.Duration
 	// BatchLines and BatchBytes bound a batch: defaults 1,000 lines and
 	// 1 MiB. A batch is also sent whenever the files have no more to read
-	// for now, so lines wait for a batch only while more are coming.
+	// for now, so lines wait for a batch only while more are coming, and
+	// at the latest Linger (default 200ms) after its first line.
 	BatchLines, BatchBytes int
+	Linger                 time.Duration
 	// Host is the property "host". Default the host name.
 	Host    string
 	Logger  *slog.Logger
@@ -74,8 +88,11 @@ func (c *Config) Validate() error {
 	if c.StartAt != "" && c.StartAt != "end" && c.StartAt != "beginning" {
 		errs = append(errs, fmt.Errorf("file source: start_at %q is not beginning or end", c.StartAt))
 	}
-	if c.MaxLineBytes < 0 || c.BatchLines < 0 || c.BatchBytes < 0 || c.ScanInterval < 0 {
+	if c.MaxLineBytes < 0 || c.BatchLines < 0 || c.BatchBytes < 0 || c.ScanInterval < 0 || c.Linger < 0 || c.IdleTimeout < 0 {
 		errs = append(errs, errors.New("file source: sizes and intervals must not be negative"))
+	}
+	if c.Multiline != nil {
+		errs = append(errs, c.Multiline.validate())
 	}
 	return errors.Join(errs...)
 }
@@ -102,6 +119,12 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.BatchBytes == 0 {
 		d.BatchBytes = DefaultBatchBytes
+	}
+	if d.Linger == 0 {
+		d.Linger = DefaultLinger
+	}
+	if d.IdleTimeout == 0 {
+		d.IdleTimeout = DefaultIdleTimeout
 	}
 	if d.Host == "" {
 		d.Host, _ = os.Hostname()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // fingerprintBytes is how much of a file's start identifies it.
@@ -58,10 +59,14 @@ type tracked struct {
 	name    string // where it was first found: the "file" property and the key
 	f       *os.File
 	fp      fingerprint
-	readOff int64  // next byte to read
-	buf     []byte // bytes after the last complete line
-	bufOff  int64  // file offset of buf[0]
-	gen     int    // bumped on truncation: older acks no longer count
+	readOff int64     // next byte to read
+	buf     []byte    // bytes after the last complete line
+	bufOff  int64     // file offset of buf[0] (of the next byte when buf is empty)
+	skip    bool      // dropping the rest of a truncated line
+	event   event     // the open multiline event
+	key     string    // the record key, from name
+	dataAt  time.Time // when it last had new bytes, for IdleTimeout
+	gen     int       // bumped on truncation: older acks no longer count
 
 	// Guarded by Tailer.ackMu: acks come from the shipper's goroutines.
 	acked   int64
@@ -72,13 +77,32 @@ type tracked struct {
 	seen bool // found by the current scan
 
 	readMirror atomic.Int64 // readOff, for the metrics goroutine
+	sizeMirror atomic.Int64 // its size at the last look, for the metrics goroutine
 	gauge      string       // name of its bytes-behind gauge
 }
+
+// lineKind says how a line reached the batch.
+type lineKind int
+
+const (
+	lineWhole     lineKind = iota // a line as written
+	linePiece                     // a MaxLineBytes piece of a longer line
+	lineTruncated                 // the start of a longer line, the rest dropped
+)
+
+// lineFunc takes one line: its bytes (valid only during the call), the
+// file offset of its first byte, and the offset after it (where reading
+// resumes once it is delivered).
+type lineFunc func(b []byte, off, end int64, kind lineKind)
 
 // readLines reads one chunk and calls line for each complete line (and
 // for pieces of lines longer than max); it returns the bytes read. At the
 // end of a file that is gone, an unterminated last line is emitted too.
-func (t *tracked) readLines(scratch []byte, max int, line func(b []byte, off int64, split bool)) (int, error) {
+// A closed (idle) file reads nothing.
+func (t *tracked) readLines(scratch []byte, max int, truncate bool, line lineFunc) (int, error) {
+	if t.f == nil {
+		return 0, nil
+	}
 	n, err := t.f.ReadAt(scratch, t.readOff)
 	if err != nil && err != io.EOF {
 		return 0, fmt.Errorf("read %s: %w", t.path, err)
@@ -89,41 +113,72 @@ func (t *tracked) readLines(scratch []byte, max int, line func(b []byte, off int
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
-			t.buf = append(t.buf, data...)
+			t.partial(data, max, truncate, line)
 			break
 		}
-		var l []byte
-		if len(t.buf) > 0 {
+		switch {
+		case t.skip: // the rest of a truncated line
+			t.bufOff += int64(i) + 1
+			t.skip = false
+		case len(t.buf) > 0:
 			t.buf = append(t.buf, data[:i]...)
-			l = t.buf
-		} else {
-			l = data[:i]
+			t.complete(t.buf, max, truncate, line)
+			t.buf = t.buf[:0]
+		default: // the common case: the line is in scratch, no copy
+			t.complete(data[:i], max, truncate, line)
 		}
-		off := t.bufOff
-		t.bufOff += int64(len(l)) + 1
-		t.emitLine(l, off, max, line)
-		t.buf = t.buf[:0]
 		data = data[i+1:]
 	}
-	for len(t.buf) >= max { // a line without end in sight: emit a piece
-		line(t.buf[:max], t.bufOff, true)
-		t.bufOff += int64(max)
-		t.buf = append(t.buf[:0], t.buf[max:]...)
-	}
 	if n == 0 && t.gone && len(t.buf) > 0 {
-		line(t.buf, t.bufOff, false)
+		off := t.bufOff
 		t.bufOff += int64(len(t.buf))
+		line(t.buf, off, t.bufOff, lineWhole)
 		t.buf = t.buf[:0]
+	}
+	if n == 0 && cap(t.buf) > 64<<10 && len(t.buf) == 0 {
+		t.buf = nil // memory of a long line is not kept per file
 	}
 	return n, nil
 }
 
-// emitLine trims "\r" and splits a line longer than max.
-func (t *tracked) emitLine(l []byte, off int64, max int, line func([]byte, int64, bool)) {
+// complete emits the line l that started at bufOff and ended with '\n'.
+func (t *tracked) complete(l []byte, max int, truncate bool, line lineFunc) {
+	off := t.bufOff
+	t.bufOff += int64(len(l)) + 1
 	l = bytes.TrimSuffix(l, []byte{'\r'})
-	for len(l) > max {
-		line(l[:max], off, true)
-		l, off = l[max:], off+int64(max)
+	switch {
+	case len(l) <= max:
+		line(l, off, t.bufOff, lineWhole)
+	case truncate:
+		line(l[:max], off, t.bufOff, lineTruncated)
+	default:
+		for len(l) > max {
+			line(l[:max], off, off+int64(max), linePiece)
+			l, off = l[max:], off+int64(max)
+		}
+		line(l, off, t.bufOff, linePiece)
 	}
-	line(l, off, false)
+}
+
+// partial keeps data, the start of a line without its end yet; a line
+// that outgrows max is emitted (or truncated) in pieces so the buffer
+// stays bounded.
+func (t *tracked) partial(data []byte, max int, truncate bool, line lineFunc) {
+	if t.skip {
+		t.bufOff += int64(len(data))
+		return
+	}
+	t.buf = append(t.buf, data...)
+	for len(t.buf) >= max {
+		off := t.bufOff
+		if truncate {
+			t.bufOff += int64(len(t.buf))
+			line(t.buf[:max], off, t.bufOff, lineTruncated)
+			t.buf, t.skip = t.buf[:0], true
+			return
+		}
+		t.bufOff += int64(max)
+		line(t.buf[:max], off, t.bufOff, linePiece)
+		t.buf = append(t.buf[:0], t.buf[max:]...)
+	}
 }

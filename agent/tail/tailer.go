@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -33,8 +34,11 @@ type Tailer struct {
 	batchBytes int
 	batchEnds  []*pendingEnd
 	batchFiles map[*tracked]*pendingEnd
+	batchStart time.Time // when the open batch got its first line
 	scratch    []byte
-	opened     uint64 // files opened so far, to order files sharing a name
+	opened     uint64    // files opened so far, to order files sharing a name
+	joiner     *joiner   // nil without multiline
+	now        time.Time // the time of the current pass
 }
 
 // New returns a Tailer; Run starts it.
@@ -45,6 +49,9 @@ func New(cfg Config) (*Tailer, error) {
 	cfg = cfg.withDefaults()
 	t := &Tailer{cfg: cfg, lg: cfg.Logger, files: map[fileID]*tracked{}, byPath: map[string]*tracked{},
 		saved: map[fileID]checkpoint{}, batchFiles: map[*tracked]*pendingEnd{}, scratch: make([]byte, readChunk)}
+	if cfg.Multiline != nil {
+		t.joiner = newJoiner(cfg.Multiline)
+	}
 	t.m = newTailMetrics(cfg.Metrics, t)
 	return t, nil
 }
@@ -64,6 +71,7 @@ func (t *Tailer) Run(ctx context.Context, e source.Emitter) error {
 	defer tick.Stop()
 	lastSave := time.Now()
 	for first := true; ; first = false {
+		t.now = time.Now()
 		t.scan(first)
 		for {
 			n, err := t.readPass(ctx, e)
@@ -74,10 +82,12 @@ func (t *Tailer) Run(ctx context.Context, e source.Emitter) error {
 				break
 			}
 		}
+		t.flushStaleEvents()
 		if err := t.flush(ctx, e); err != nil {
 			return t.stop(err)
 		}
 		t.retire()
+		t.closeIdle()
 		if time.Since(lastSave) >= time.Second {
 			t.save()
 			lastSave = time.Now()
@@ -158,7 +168,7 @@ func (t *Tailer) findRotatedWhileDown() {
 			}
 			t.open(path, id, fi, false)
 			if f := t.files[id]; f != nil {
-				f.name = c.Path // its lines keep the path they were written to
+				f.name, f.key = c.Path, t.key(c.Path) // its lines keep the path they were written to
 				delete(t.byPath, path)
 				f.gone = true
 				t.lg.Info("file rotated while the agent was down; reading it to its end", "file", path, "was", c.Path)
@@ -201,6 +211,10 @@ func (t *Tailer) excluded(p string) bool {
 // follow notes that f is (still) at path, and handles truncation.
 func (t *Tailer) follow(f *tracked, path string, fi os.FileInfo) {
 	f.seen, f.gone = true, false
+	f.sizeMirror.Store(fi.Size())
+	if f.f == nil && fi.Size() != f.readOff {
+		t.reopen(f, path)
+	}
 	if f.path != path {
 		delete(t.byPath, f.path)
 		f.path = path
@@ -210,7 +224,8 @@ func (t *Tailer) follow(f *tracked, path string, fi os.FileInfo) {
 		// copytruncate or truncation in place: the file starts over.
 		t.lg.Info("file truncated; reading it from the start", "file", path, "size", fi.Size(), "offset", f.readOff)
 		t.m.truncations.Inc()
-		f.readOff, f.bufOff, f.buf = 0, 0, f.buf[:0]
+		t.flushEvent(f) // its lines were read before the truncation
+		f.readOff, f.bufOff, f.buf, f.skip = 0, 0, f.buf[:0], false
 		f.readMirror.Store(0)
 		f.fp = fingerprint{} // new content: fingerprinted again as it grows
 		t.ackMu.Lock()
@@ -219,7 +234,7 @@ func (t *Tailer) follow(f *tracked, path string, fi os.FileInfo) {
 		t.ackMu.Unlock()
 		delete(t.batchFiles, f)
 	}
-	if f.fp.n < fingerprintBytes && fi.Size() > int64(f.fp.n) {
+	if f.f != nil && f.fp.n < fingerprintBytes && fi.Size() > int64(f.fp.n) {
 		if fp, err := fingerprintOf(f.f, fi.Size()); err == nil {
 			f.fp = fp
 		}
@@ -264,7 +279,9 @@ func (t *Tailer) open(path string, id fileID, fi os.FileInfo, first bool) {
 		start = fi.Size()
 	}
 	t.opened++
-	f := &tracked{order: t.opened, id: id, path: path, name: name, f: fh, fp: fp, readOff: start, bufOff: start, acked: start, dirty: true, seen: true}
+	f := &tracked{order: t.opened, id: id, path: path, name: name, f: fh, fp: fp, readOff: start, bufOff: start,
+		acked: start, dirty: true, seen: true, key: t.key(name), dataAt: t.now}
+	f.sizeMirror.Store(fi.Size())
 	t.files[id] = f
 	t.byPath[path] = f
 	t.m.open(f)
@@ -290,17 +307,23 @@ func (t *Tailer) readPass(ctx context.Context, e source.Emitter) (int, error) {
 		if s, ok := first[f.name]; ok && f.order > s {
 			continue
 		}
-		n, err := f.readLines(t.scratch, t.cfg.MaxLineBytes, func(b []byte, off int64, split bool) {
-			t.add(f, b, off, split)
+		n, err := f.readLines(t.scratch, t.cfg.MaxLineBytes, t.cfg.TruncateLongLines, func(b []byte, off, end int64, kind lineKind) {
+			t.line(f, b, off, end, kind)
 		})
 		if err != nil {
 			t.m.errors.Inc()
 			t.lg.Warn("read file", "file", f.path, "err", err)
 			continue
 		}
+		if n == 0 && f.gone {
+			t.flushEvent(f) // a rotated file's last event ends with it
+		}
+		if n > 0 {
+			f.dataAt = t.now
+		}
 		t.m.bytes.Add(n)
 		total += n
-		if t.full() {
+		if t.full() || len(t.batch) > 0 && time.Since(t.batchStart) >= t.cfg.Linger {
 			if err := t.flush(ctx, e); err != nil {
 				return total, err
 			}
@@ -318,10 +341,11 @@ func (t *Tailer) sortedFiles() []*tracked {
 	return fs
 }
 
-// add appends one line to the open batch.
-func (t *Tailer) add(f *tracked, b []byte, off int64, split bool) {
-	if split {
-		t.m.split.Inc()
+// add appends one line (or event) to the open batch; end is the file
+// offset the checkpoint may advance to once the batch is delivered.
+func (t *Tailer) add(f *tracked, b []byte, off, end int64) {
+	if len(t.batch) == 0 {
+		t.batchStart = time.Now()
 	}
 	props := make(map[string]string, 4+len(t.cfg.Fields))
 	for k, v := range t.cfg.Fields {
@@ -331,8 +355,8 @@ func (t *Tailer) add(f *tracked, b []byte, off int64, split bool) {
 	props[source.PropFile] = f.name
 	props[source.PropSource] = t.cfg.Name
 	props[source.PropOffset] = strconv.FormatInt(off, 10)
-	t.batch = append(t.batch, source.Record{Topic: t.cfg.Topic, Key: t.key(f.name), Body: append([]byte(nil), b...),
-		Properties: props, Time: time.Now()})
+	t.batch = append(t.batch, source.Record{Topic: t.cfg.Topic, Key: f.key, Body: append([]byte(nil), b...),
+		Properties: props, Time: t.now})
 	t.batchBytes += len(b)
 	t.m.lines.Inc()
 	p := t.batchFiles[f]
@@ -344,7 +368,7 @@ func (t *Tailer) add(f *tracked, b []byte, off int64, split bool) {
 		t.ackMu.Unlock()
 		t.batchEnds = append(t.batchEnds, p)
 	}
-	p.end = f.bufOff
+	p.end = end
 }
 
 func (t *Tailer) key(path string) string {
@@ -399,8 +423,14 @@ func (t *Tailer) acked(files []*tracked, ends []*pendingEnd) {
 
 // atEnd reports whether f was read to its current end.
 func (t *Tailer) atEnd(f *tracked) bool {
+	if f.f == nil {
+		return true
+	}
 	fi, err := f.f.Stat()
-	return err != nil || f.readOff >= fi.Size() && len(f.buf) == 0
+	if err == nil {
+		f.sizeMirror.Store(fi.Size())
+	}
+	return err != nil || f.readOff >= fi.Size() && len(f.buf) == 0 && f.event.lines == 0
 }
 
 // retire lets go of rotated-away files read to their end and delivered.
@@ -418,9 +448,47 @@ func (t *Tailer) retire() {
 		if !delivered {
 			continue
 		}
-		f.f.Close()
+		t.closeFile(f)
 		delete(t.files, id)
 		t.m.close(f)
+	}
+}
+
+// closeIdle closes the files that did not grow for IdleTimeout, so that
+// many quiet files hold no descriptors; follow reopens one that grows.
+// A file closed while idle that is written and renamed within one scan
+// interval loses the lines written then, as with every tailer that closes
+// inactive files: IdleTimeout trades that for descriptors.
+func (t *Tailer) closeIdle() {
+	for _, f := range t.files {
+		if f.f != nil && !f.gone && t.now.Sub(f.dataAt) >= t.cfg.IdleTimeout && t.atEnd(f) {
+			t.closeFile(f)
+		}
+	}
+}
+
+// reopen opens an idle file again at path, if path is still that file.
+func (t *Tailer) reopen(f *tracked, path string) {
+	fh, err := os.Open(path)
+	if err != nil {
+		t.m.errors.Inc()
+		t.lg.Warn("reopen file", "file", path, "err", err)
+		return
+	}
+	fi, err := fh.Stat()
+	if id, ok := idOf(fi); err != nil || !ok || id != f.id {
+		fh.Close() // replaced between the scan's stat and now: the next scan sees it
+		return
+	}
+	f.f, f.dataAt = fh, t.now
+	t.m.filesOpen.Add(1)
+}
+
+func (t *Tailer) closeFile(f *tracked) {
+	if f.f != nil {
+		f.f.Close()
+		f.f = nil
+		t.m.filesOpen.Add(-1)
 	}
 }
 
@@ -442,28 +510,35 @@ func (t *Tailer) save() {
 
 func (t *Tailer) closeAll() {
 	for id, f := range t.files {
-		f.f.Close()
+		t.closeFile(f)
 		delete(t.files, id)
 		t.m.close(f)
 	}
+	t.m.set.UnregisterMetric(t.m.filesOpenName) // a reloaded source registers its own
 }
 
 type tailMetrics struct {
-	set                                                 *metrics.Set
-	source                                              string
-	lines, bytes, split, rotations, truncations, errors *metrics.Counter
+	set                                                            *metrics.Set
+	source                                                         string
+	lines, bytes, split, truncated, rotations, truncations, errors *metrics.Counter
+	filesOpen                                                      atomic.Int64
+	filesOpenName                                                  string
 }
 
 func newTailMetrics(set *metrics.Set, t *Tailer) *tailMetrics {
 	l := fmt.Sprintf(`{source=%q}`, t.cfg.Name)
-	return &tailMetrics{set: set, source: t.cfg.Name,
+	m := &tailMetrics{set: set, source: t.cfg.Name,
 		lines:       set.GetOrCreateCounter(`sluice_agent_file_lines_total` + l),
 		bytes:       set.GetOrCreateCounter(`sluice_agent_file_bytes_total` + l),
 		split:       set.GetOrCreateCounter(`sluice_agent_file_lines_split_total` + l),
+		truncated:   set.GetOrCreateCounter(`sluice_agent_file_lines_truncated_total` + l),
 		rotations:   set.GetOrCreateCounter(`sluice_agent_file_rotations_total` + l),
 		truncations: set.GetOrCreateCounter(`sluice_agent_file_truncations_total` + l),
 		errors:      set.GetOrCreateCounter(`sluice_agent_file_errors_total` + l),
 	}
+	m.filesOpenName = `sluice_agent_files_open` + l
+	set.GetOrCreateGauge(m.filesOpenName, func() float64 { return float64(m.filesOpen.Load()) })
+	return m
 }
 
 // open registers the bytes-behind gauge of f: its size minus what was
@@ -472,12 +547,9 @@ func newTailMetrics(set *metrics.Set, t *Tailer) *tailMetrics {
 func (m *tailMetrics) open(f *tracked) {
 	f.gauge = fmt.Sprintf(`sluice_agent_file_bytes_behind{source=%q,file=%q,inode="%d"}`, m.source, f.path, f.id.ino)
 	f.readMirror.Store(f.readOff)
+	m.filesOpen.Add(1)
 	m.set.GetOrCreateGauge(f.gauge, func() float64 {
-		fi, err := f.f.Stat()
-		if err != nil {
-			return 0
-		}
-		return float64(max(fi.Size()-f.readMirror.Load(), 0))
+		return float64(max(f.sizeMirror.Load()-f.readMirror.Load(), 0))
 	})
 }
 

@@ -68,6 +68,7 @@ func (s *Spool) NextEntry(ctx context.Context) (Entry, error) {
 		}
 		e.Seq = seq
 		s.readSeq++
+		s.readMax = max(s.readMax, next)
 		s.mu.Unlock()
 		return e, nil
 	}
@@ -160,22 +161,40 @@ func (s *Spool) reportCorrupt(g segment, off, skipped int64, what error) {
 
 // Ack acknowledges e and every record before it: the read checkpoint
 // advances (persisted within CheckpointInterval, and at Close) and
-// segments holding only acknowledged records are deleted. Acking an
-// entry older than the checkpoint does nothing.
+// segments holding only acknowledged records are deleted, once the
+// checkpoint past them is on disk. Acking an entry older than the
+// checkpoint does nothing.
 func (s *Spool) Ack(e Entry) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	if e.end <= s.ackPos {
+		s.mu.Unlock()
+		return nil
+	}
+	if e.end > s.readMax {
+		s.mu.Unlock()
+		return fmt.Errorf("spool ack of record %d: %w", e.Seq, ErrNotRead)
+	}
+	s.m.delivered.Add(int(e.Seq + 1 - s.ackSeq))
+	s.ackPos, s.ackSeq, s.cpDirty = e.end, e.Seq+1, true
+	done := len(s.segs) > 1 && s.segs[0].end() <= s.ackPos
+	s.mu.Unlock()
+	if !done {
+		return nil
+	}
+	if err := s.persistCheckpoint(); err != nil {
+		// The segments go anyway (a full disk needs the room); a crash
+		// before the next checkpoint only renumbers the records left.
+		s.lg.Warn("spool: persisting the checkpoint before deleting acknowledged segments", "err", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return ErrClosed
 	}
-	if e.end <= s.ackPos {
-		return nil
-	}
-	if e.end > s.readPos {
-		return fmt.Errorf("spool ack of record %d: %w", e.Seq, ErrNotRead)
-	}
-	s.m.delivered.Add(int(e.Seq + 1 - s.ackSeq))
-	s.ackPos, s.ackSeq, s.cpDirty = e.end, e.Seq+1, true
 	return s.deleteAckedLocked()
 }
 

@@ -47,9 +47,11 @@ func (s *Spool) recover() error {
 		// Fresh, or the checkpoint is past every file left: start anew
 		// at the checkpoint so positions never go back.
 		g := &segment{start: s.ackPos, firstSeq: s.nextSeq}
-		if _, err := s.fs.Create(s.segPath(g.start)); err != nil {
+		f, err := s.fs.Create(s.segPath(g.start))
+		if err != nil {
 			return fmt.Errorf("create segment: %w", err)
 		}
+		f.Close() // reopened below, as an existing last segment is
 		if err := s.fs.SyncDir(s.cfg.Dir); err != nil {
 			return fmt.Errorf("create segment: %w", err)
 		}
@@ -62,6 +64,7 @@ func (s *Spool) recover() error {
 	s.writeEnd, s.synced = last.end(), last.end()
 	s.syncedSeq = s.nextSeq
 	s.readPos, s.readSeq = max(s.ackPos, s.segs[0].start), s.ackSeq
+	s.readMax = s.readPos
 	return nil
 }
 

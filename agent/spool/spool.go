@@ -68,6 +68,7 @@ type Spool struct {
 	readPos  int64
 	readSeq  uint64
 	readGen  uint64 // bumped when the read position jumps (Rewind, drop)
+	readMax  int64  // furthest position Next has returned a record up to
 	ackPos   int64
 	ackSeq   uint64
 	cpDirty  bool
@@ -126,8 +127,18 @@ func (s *Spool) Append(ctx context.Context, rec []byte) error {
 	need := int64(headerSize + len(rec))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.makeRoomLocked(ctx, need); err != nil {
-		return err
+	for {
+		if err := s.makeRoomLocked(ctx, need); err != nil {
+			return err
+		}
+		last := s.segs[len(s.segs)-1]
+		if last.size == 0 || last.size+need <= s.cfg.SegmentSize {
+			break
+		}
+		// Rotation may let go of s.mu: check for room again after it.
+		if err := s.rotateLocked(); err != nil {
+			return err
+		}
 	}
 	ticket, err := s.writeLocked(rec, need)
 	if err != nil {
@@ -136,16 +147,10 @@ func (s *Spool) Append(ctx context.Context, rec []byte) error {
 	return s.waitSyncedLocked(ticket)
 }
 
-// writeLocked writes one record after the last, starting a new segment
-// if the last one is full. A failed write is cut off the file.
+// writeLocked writes one record at the end of the last segment. A failed
+// write is cut off the file.
 func (s *Spool) writeLocked(rec []byte, need int64) (ticket uint64, err error) {
 	last := s.segs[len(s.segs)-1]
-	if last.size > 0 && last.size+need > s.cfg.SegmentSize {
-		if err := s.rotateLocked(); err != nil {
-			return 0, err
-		}
-		last = s.segs[len(s.segs)-1]
-	}
 	now := time.Now().UnixNano()
 	s.wbuf = appendRecord(s.wbuf[:0], rec, now)
 	off := s.writeEnd - last.start
@@ -261,6 +266,9 @@ func (s *Spool) rotateLocked() error {
 		return err
 	}
 	last := s.segs[len(s.segs)-1]
+	if last.size == 0 {
+		return nil // another appender rotated while s.mu was let go
+	}
 	name := s.segPath(last.end())
 	f, err := s.fs.Create(name)
 	if err == nil {

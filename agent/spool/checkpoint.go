@@ -91,10 +91,7 @@ func (s *Spool) Close() error {
 	close(s.dataCh)
 	close(s.roomCh)
 	for s.syncing {
-		done := s.syncDone
-		s.mu.Unlock()
-		<-done
-		s.mu.Lock()
+		s.syncEnded.Wait()
 	}
 	s.mu.Unlock()
 	close(s.stop)

@@ -130,8 +130,7 @@ func (s *Spool) deleteOldestLocked() error {
 	old := s.segs[0]
 	s.segs = s.segs[1:]
 	s.size -= old.size
-	close(s.roomCh)
-	s.roomCh = make(chan struct{})
+	s.wakeLocked(&s.roomCh)
 	if err := s.fs.Remove(s.segPath(old.start)); err != nil {
 		return fmt.Errorf("spool delete segment: %w", err)
 	}

@@ -93,6 +93,7 @@ func (s *Spool) waitReadable(ctx context.Context) (pos int64, seq, gen uint64, s
 			}
 		}
 		data := s.dataCh
+		s.readWait = true
 		s.mu.Unlock()
 		select {
 		case <-data:

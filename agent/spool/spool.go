@@ -60,7 +60,7 @@ type Spool struct {
 	syncedSeq    uint64
 	syncedTicket uint64
 	syncing      bool
-	syncDone     chan struct{} // closed when the running sync ends
+	syncEnded    sync.Cond // broadcast when the running sync ends
 	failures     []syncFailure
 	waiters      int
 
@@ -72,7 +72,8 @@ type Spool struct {
 	ackPos   int64
 	ackSeq   uint64
 	cpDirty  bool
-	dataCh   chan struct{} // closed when synced advances, or at Close
+	dataCh   chan struct{} // closed when synced advances and a reader waits, or at Close
+	readWait bool          // a reader waits on dataCh
 	roomCh   chan struct{} // closed when a segment goes, or at Close
 	closed   bool
 	readMu   sync.Mutex // one Next at a time; guards the fields below
@@ -93,8 +94,8 @@ func Open(cfg Config) (*Spool, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Spool{cfg: cfg, fs: cfg.FS, lg: cfg.Logger.With("spool", cfg.Dir),
-		syncDone: make(chan struct{}), dataCh: make(chan struct{}), roomCh: make(chan struct{}),
-		stop: make(chan struct{})}
+		dataCh: make(chan struct{}), roomCh: make(chan struct{}), stop: make(chan struct{})}
+	s.syncEnded.L = &s.mu
 	if err := s.fs.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open spool: %w", err)
 	}
@@ -202,10 +203,7 @@ func (s *Spool) waitSyncedLocked(ticket uint64) error {
 			s.syncLocked()
 			continue
 		}
-		done := s.syncDone
-		s.mu.Unlock()
-		<-done
-		s.mu.Lock()
+		s.syncEnded.Wait()
 	}
 }
 
@@ -218,12 +216,13 @@ func (s *Spool) syncLocked() {
 	err := f.Sync()
 	s.mu.Lock()
 	s.syncing = false
-	close(s.syncDone)
-	s.syncDone = make(chan struct{})
+	s.syncEnded.Broadcast()
 	if err == nil {
 		s.synced, s.syncedSeq, s.syncedTicket = target, seq, ticket
-		close(s.dataCh)
-		s.dataCh = make(chan struct{})
+		if s.readWait {
+			s.readWait = false
+			s.wakeLocked(&s.dataCh)
+		}
 		return
 	}
 	last := s.segs[len(s.segs)-1]
@@ -254,10 +253,7 @@ func (s *Spool) cutToSyncedLocked() {
 // rotateLocked makes the last segment durable and starts a new one.
 func (s *Spool) rotateLocked() error {
 	for s.syncing {
-		done := s.syncDone
-		s.mu.Unlock()
-		<-done
-		s.mu.Lock()
+		s.syncEnded.Wait()
 	}
 	if s.closed {
 		return ErrClosed
@@ -297,10 +293,7 @@ func (s *Spool) syncOwnLocked() error {
 			return ErrClosed
 		}
 		if s.syncing {
-			done := s.syncDone
-			s.mu.Unlock()
-			<-done
-			s.mu.Lock()
+			s.syncEnded.Wait()
 			continue
 		}
 		failed := len(s.failures)
@@ -310,4 +303,14 @@ func (s *Spool) syncOwnLocked() error {
 		}
 	}
 	return nil
+}
+
+// wakeLocked wakes the waiters on *ch with a fresh channel for the next
+// ones; after Close the channel stays closed.
+func (s *Spool) wakeLocked(ch *chan struct{}) {
+	if s.closed {
+		return
+	}
+	close(*ch)
+	*ch = make(chan struct{})
 }

@@ -39,6 +39,13 @@ type Tailer struct {
 	opened     uint64    // files opened so far, to order files sharing a name
 	joiner     *joiner   // nil without multiline
 	now        time.Time // the time of the current pass
+
+	// For the duration of Run: a batch that fills while a chunk is being
+	// split into lines is emitted on the spot, so batches keep their
+	// bounds however many lines a chunk holds.
+	ctx     context.Context
+	emitter source.Emitter
+	emitErr error // the first failed Emit of the pass
 }
 
 // New returns a Tailer; Run starts it.
@@ -59,6 +66,8 @@ func New(cfg Config) (*Tailer, error) {
 // Run follows the files until ctx ends, emitting into e, then saves the
 // checkpoints and closes every file.
 func (t *Tailer) Run(ctx context.Context, e source.Emitter) error {
+	t.ctx, t.emitter = ctx, e
+	defer func() { t.ctx, t.emitter = nil, nil }()
 	cps, err := loadState(t.cfg.StateDir)
 	if err != nil {
 		return err
@@ -323,7 +332,10 @@ func (t *Tailer) readPass(ctx context.Context, e source.Emitter) (int, error) {
 		}
 		t.m.bytes.Add(n)
 		total += n
-		if t.full() || len(t.batch) > 0 && time.Since(t.batchStart) >= t.cfg.Linger {
+		if err := t.emitErr; err != nil {
+			return total, err
+		}
+		if len(t.batch) > 0 && time.Since(t.batchStart) >= t.cfg.Linger {
 			if err := t.flush(ctx, e); err != nil {
 				return total, err
 			}
@@ -369,6 +381,11 @@ func (t *Tailer) add(f *tracked, b []byte, off, end int64) {
 		t.batchEnds = append(t.batchEnds, p)
 	}
 	p.end = end
+	if t.full() && t.emitErr == nil {
+		// Lines after a failed Emit are dropped with the batch; they were
+		// never handed over, so the checkpoint never passes them.
+		t.emitErr = t.flush(t.ctx, t.emitter)
+	}
 }
 
 func (t *Tailer) key(path string) string {
@@ -397,7 +414,7 @@ func (t *Tailer) flush(ctx context.Context, e source.Emitter) error {
 	if err != nil {
 		return fmt.Errorf("emit %d lines: %w", len(t.batch), err)
 	}
-	t.batch, t.batchBytes, t.batchEnds = nil, 0, nil
+	t.batch, t.batchBytes, t.batchEnds = make([]source.Record, 0, min(t.cfg.BatchLines, 1024)), 0, nil
 	clear(t.batchFiles)
 	return nil
 }

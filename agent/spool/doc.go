@@ -32,6 +32,13 @@
 // sequence number of the next record, written atomically (temp file,
 // fsync, rename, fsync of the directory).
 //
+// # Use
+//
+// One reader: NextEntry returns records in order, Ack(e) acknowledges e
+// and everything before it, Rewind reads the unacknowledged ones again
+// (after a failed send). Next is NextEntry with an acknowledgement
+// function, the shape agent/ship's Spool interface takes.
+//
 // # Invariants and guarantees
 //
 //   - Append returns nil only once its record is fsynced; concurrent
@@ -42,9 +49,11 @@
 //     record at a time from disk (never the whole spool), so a reader
 //     holds at most one record in memory.
 //   - Delivery is at least once. The checkpoint is persisted every
-//     CheckpointInterval and at Close; after a crash, records acknowledged
-//     since the last persisted checkpoint, and records read but not
-//     acknowledged, are read again.
+//     CheckpointInterval, before acknowledged segments are deleted, and
+//     at Close; after a crash, records acknowledged since the last
+//     persisted checkpoint, and records read but not acknowledged, are
+//     read again. Entry.Seq numbers stay the same across restarts
+//     (except after drop_oldest dropped records just before a crash).
 //   - Only the last segment can be torn by a crash (a segment is fsynced
 //     before the next one starts): Open validates it and cuts a torn tail,
 //     with a log line. A record whose CRC fails is skipped; a length that

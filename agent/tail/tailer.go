@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -36,6 +37,7 @@ type Tailer struct {
 	batchFiles map[*tracked]*pendingEnd
 	batchStart time.Time // when the open batch got its first line
 	scratch    []byte
+	arena      []byte    // see copyBody
 	opened     uint64    // files opened so far, to order files sharing a name
 	joiner     *joiner   // nil without multiline
 	now        time.Time // the time of the current pass
@@ -366,8 +368,8 @@ func (t *Tailer) add(f *tracked, b []byte, off, end int64) {
 	props[source.PropHost] = t.cfg.Host
 	props[source.PropFile] = f.name
 	props[source.PropSource] = t.cfg.Name
-	props[source.PropOffset] = strconv.FormatInt(off, 10)
-	t.batch = append(t.batch, source.Record{Topic: t.cfg.Topic, Key: f.key, Body: append([]byte(nil), b...),
+	props[source.PropOffset] = t.offsetString(off)
+	t.batch = append(t.batch, source.Record{Topic: t.cfg.Topic, Key: f.key, Body: t.copyBody(b),
 		Properties: props, Time: t.now})
 	t.batchBytes += len(b)
 	t.m.lines.Inc()
@@ -386,6 +388,37 @@ func (t *Tailer) add(f *tracked, b []byte, off, end int64) {
 		// never handed over, so the checkpoint never passes them.
 		t.emitErr = t.flush(t.ctx, t.emitter)
 	}
+}
+
+// arenaChunk is the allocation that bodies and offsets of lines are
+// carved from, so a line costs no allocation of its own for them.
+const arenaChunk = 64 << 10
+
+// copyBody copies b into the arena. Records own their bodies: a chunk is
+// shared only by records handed over together or later, and no byte of
+// it is written twice (the three-index slice keeps appends off the next
+// body).
+func (t *Tailer) copyBody(b []byte) []byte {
+	if len(b) > arenaChunk/4 {
+		return append([]byte(nil), b...)
+	}
+	if cap(t.arena)-len(t.arena) < len(b) {
+		t.arena = make([]byte, 0, arenaChunk)
+	}
+	i := len(t.arena)
+	t.arena = append(t.arena, b...)
+	return t.arena[i:len(t.arena):len(t.arena)]
+}
+
+// offsetString formats off in the arena. The bytes are never written
+// again, which is what unsafe.String requires.
+func (t *Tailer) offsetString(off int64) string {
+	if cap(t.arena)-len(t.arena) < 20 {
+		t.arena = make([]byte, 0, arenaChunk)
+	}
+	i := len(t.arena)
+	t.arena = strconv.AppendInt(t.arena, off, 10)
+	return unsafe.String(&t.arena[i], len(t.arena)-i)
 }
 
 func (t *Tailer) key(path string) string {

@@ -366,3 +366,27 @@ func TestCloseUnderLoad(t *testing.T) {
 		t.Fatalf("after close under load: corrupt %d, torn %d", s.m.corrupt.Get(), s.m.tornTails.Get())
 	}
 }
+
+func TestMetricsExported(t *testing.T) {
+	set := metrics.NewSet()
+	s := open(t, Config{Dir: t.TempDir(), Metrics: set})
+	defer s.Close()
+	appendN(t, s, 0, 3)
+	expect(t, s, 0, 2, true)
+	var b bytes.Buffer
+	set.WritePrometheus(&b)
+	for _, want := range []string{
+		"sluice_agent_spool_size_bytes " + strconv.FormatInt(s.Size(), 10),
+		"sluice_agent_spool_records 1",
+		"sluice_agent_spool_appended_records_total 3",
+		"sluice_agent_spool_delivered_records_total 2",
+		"sluice_agent_spool_dropped_records_total 0",
+		"sluice_agent_spool_corrupt_skipped_total 0",
+		"sluice_agent_spool_torn_tails_cut_total 0",
+		"sluice_agent_spool_append_blocked_seconds_total 0",
+	} {
+		if !strings.Contains(b.String(), want+"\n") {
+			t.Errorf("metrics lack %q:\n%s", want, b.String())
+		}
+	}
+}

@@ -174,10 +174,10 @@ func TestENOSPCLeavesNoPartialRecord(t *testing.T) {
 // largest record.
 func TestReplayStreams(t *testing.T) {
 	dir := t.TempDir()
-	cfg := Config{Dir: dir, SegmentSize: 64 << 10, MaxSize: 64 << 20}
+	cfg := Config{Dir: dir, SegmentSize: 16 << 10, MaxSize: 64 << 20}
 	s := open(t, cfg)
 	rec := bytes.Repeat([]byte("r"), 1024)
-	const n = 8 << 10 // 8 MiB of records, 128 segments
+	const n = 2 << 10 // 2 MiB of records, 130 segments
 	for range n {
 		if err := s.Append(context.Background(), rec); err != nil {
 			t.Fatal(err)

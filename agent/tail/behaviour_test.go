@@ -191,3 +191,26 @@ func TestManyFilesRoundRobin(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) { checkSequence(t, got, lines) })
 	}
 }
+
+// TestRewrittenBetweenScans: a file truncated and written past its old
+// offset before the next scan is told by its first bytes and read again
+// from its start.
+func TestRewrittenBetweenScans(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "app.log")
+	appendLines(t, log, 0, 10)
+	var col collector
+	start(t, Config{Include: []string{log}, Topic: "logs", StateDir: t.TempDir(), StartAt: "beginning",
+		ScanInterval: 300 * time.Millisecond}, &col)
+	waitLines(t, &col, 10)
+	var b strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&b, "other-%04d\n", i)
+	}
+	if err := os.WriteFile(log, []byte(b.String()), 0o644); err != nil { // O_TRUNC: same inode
+		t.Fatal(err)
+	}
+	waitLines(t, &col, 30)
+	if got := col.bodies(); got[10] != "other-0000" || got[29] != "other-0019" {
+		t.Fatalf("after the rewrite: %q ... %q", got[10], got[29])
+	}
+}

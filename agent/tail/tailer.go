@@ -223,6 +223,8 @@ func (t *Tailer) excluded(p string) bool {
 func (t *Tailer) follow(f *tracked, path string, fi os.FileInfo) {
 	f.seen, f.gone = true, false
 	f.sizeMirror.Store(fi.Size())
+	grew := fi.Size() != f.scanSize
+	f.scanSize = fi.Size()
 	if f.f == nil && fi.Size() != f.readOff {
 		t.reopen(f, path)
 	}
@@ -231,25 +233,43 @@ func (t *Tailer) follow(f *tracked, path string, fi os.FileInfo) {
 		f.path = path
 	}
 	t.byPath[path] = f
-	if fi.Size() < f.readOff {
+	switch {
+	case fi.Size() < f.readOff:
 		// copytruncate or truncation in place: the file starts over.
-		t.lg.Info("file truncated; reading it from the start", "file", path, "size", fi.Size(), "offset", f.readOff)
-		t.m.truncations.Inc()
-		t.flushEvent(f) // its lines were read before the truncation
-		f.readOff, f.bufOff, f.buf, f.skip = 0, 0, f.buf[:0], false
-		f.readMirror.Store(0)
-		f.fp = fingerprint{} // new content: fingerprinted again as it grows
-		t.ackMu.Lock()
-		f.gen++
-		f.acked, f.pending, f.dirty = 0, nil, true
-		t.ackMu.Unlock()
-		delete(t.batchFiles, f)
+		t.restart(f, "file truncated; reading it from the start", fi.Size())
+	case grew && f.f != nil && f.fp.n > 0 && !sameStart(f.f, f.fp):
+		// Truncated and written past the old offset between two scans:
+		// only its first bytes tell.
+		t.restart(f, "file rewritten from its start; reading it from the start", fi.Size())
 	}
 	if f.f != nil && f.fp.n < fingerprintBytes && fi.Size() > int64(f.fp.n) {
 		if fp, err := fingerprintOf(f.f, fi.Size()); err == nil {
 			f.fp = fp
 		}
 	}
+}
+
+// restart reads f again from its start: it was truncated, or its inode
+// now holds another file.
+func (t *Tailer) restart(f *tracked, why string, size int64) {
+	t.lg.Info(why, "file", f.path, "size", size, "offset", f.readOff)
+	t.m.truncations.Inc()
+	t.flushEvent(f) // its lines were read before the truncation
+	f.readOff, f.bufOff, f.buf, f.skip = 0, 0, f.buf[:0], false
+	f.readMirror.Store(0)
+	f.fp = fingerprint{} // new content: fingerprinted again as it grows
+	t.ackMu.Lock()
+	f.gen++
+	f.acked, f.pending, f.dirty = 0, nil, true
+	t.ackMu.Unlock()
+	delete(t.batchFiles, f)
+}
+
+// sameStart reports whether fh still begins with the bytes fp was taken
+// of; an unreadable file is given the benefit of the doubt.
+func sameStart(fh *os.File, fp fingerprint) bool {
+	now, err := fingerprintOf(fh, int64(fp.n))
+	return err != nil || now == fp
 }
 
 // rotatedAway marks f as no longer at a watched path: it is read to its
@@ -526,12 +546,20 @@ func (t *Tailer) reopen(f *tracked, path string) {
 		return
 	}
 	fi, err := fh.Stat()
-	if id, ok := idOf(fi); err != nil || !ok || id != f.id {
+	if err != nil {
+		fh.Close()
+		return
+	}
+	if id, ok := idOf(fi); !ok || id != f.id {
 		fh.Close() // replaced between the scan's stat and now: the next scan sees it
 		return
 	}
 	f.f, f.dataAt = fh, t.now
 	t.m.filesOpen.Add(1)
+	if f.fp.n > 0 && !sameStart(fh, f.fp) {
+		// Deleted while closed and its inode given to a new file.
+		t.restart(f, "file replaced while idle (inode reused); reading it from the start", fi.Size())
+	}
 }
 
 func (t *Tailer) closeFile(f *tracked) {

@@ -214,3 +214,23 @@ func TestRewrittenBetweenScans(t *testing.T) {
 		t.Fatalf("after the rewrite: %q ... %q", got[10], got[29])
 	}
 }
+
+// TestCheckpointsOfMissingFilesForgotten: checkpoints of files not found
+// at start are kept until ForgetAfter has passed since they were last
+// followed, then dropped.
+func TestCheckpointsOfMissingFilesForgotten(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	now := time.Now().Unix()
+	must(t, saveState(state, []checkpoint{
+		{Dev: 1, Ino: 1, Path: filepath.Join(dir, "old.log"), Offset: 10, Seen: now - 7200},
+		{Dev: 1, Ino: 2, Path: filepath.Join(dir, "recent.log"), Offset: 10, Seen: now - 60},
+	}))
+	var col collector
+	r := start(t, Config{Include: []string{filepath.Join(dir, "*.log")}, Topic: "logs", StateDir: state, ForgetAfter: time.Hour}, &col)
+	time.Sleep(50 * time.Millisecond)
+	r.stop(t)
+	cps, err := loadState(state)
+	if err != nil || len(cps) != 1 || filepath.Base(cps[0].Path) != "recent.log" || cps[0].Seen != now-60 {
+		t.Fatalf("state: %v %+v, want only recent.log, as it was", err, cps)
+	}
+}

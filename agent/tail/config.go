@@ -19,6 +19,7 @@ const (
 	DefaultBatchBytes   = 1 << 20
 	DefaultLinger       = 200 * time.Millisecond
 	DefaultIdleTimeout  = 5 * time.Minute
+	DefaultForgetAfter  = 24 * time.Hour
 	DefaultKey          = "{host}/{file}"
 	readChunk           = 256 << 10
 )
@@ -56,6 +57,11 @@ type Config struct {
 	// ScanInterval is how often globs are matched again and files polled
 	// for growth. Default 500ms.
 	ScanInterval time.Duration
+	// ForgetAfter drops the checkpoint of a file not found for this long
+	// (counted from when it was last followed). A file that is deleted or
+	// rotated away is let go, with its checkpoint, as soon as it has been
+	// read to its end and delivered. Default 24h.
+	ForgetAfter time.Duration
 	// BatchLines and BatchBytes bound a batch: defaults 1,000 lines and
 	// 1 MiB. A batch is also sent whenever the files have no more to read
 	// for now, so lines wait for a batch only while more are coming, and
@@ -88,7 +94,8 @@ func (c *Config) Validate() error {
 	if c.StartAt != "" && c.StartAt != "end" && c.StartAt != "beginning" {
 		errs = append(errs, fmt.Errorf("file source: start_at %q is not beginning or end", c.StartAt))
 	}
-	if c.MaxLineBytes < 0 || c.BatchLines < 0 || c.BatchBytes < 0 || c.ScanInterval < 0 || c.Linger < 0 || c.IdleTimeout < 0 {
+	if c.MaxLineBytes < 0 || c.BatchLines < 0 || c.BatchBytes < 0 || c.ScanInterval < 0 || c.Linger < 0 || c.IdleTimeout < 0 ||
+		c.ForgetAfter < 0 {
 		errs = append(errs, errors.New("file source: sizes and intervals must not be negative"))
 	}
 	if c.Multiline != nil {
@@ -122,6 +129,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.Linger == 0 {
 		d.Linger = DefaultLinger
+	}
+	if d.ForgetAfter == 0 {
+		d.ForgetAfter = DefaultForgetAfter
 	}
 	if d.IdleTimeout == 0 {
 		d.IdleTimeout = DefaultIdleTimeout

@@ -20,6 +20,8 @@ type checkpoint struct {
 	FPHash uint64 `json:"fp_hash"`
 	Path   string `json:"path"`
 	Offset int64  `json:"offset"`
+	// Seen is when the file was last followed (Unix seconds).
+	Seen int64 `json:"seen,omitempty"`
 }
 
 type state struct {

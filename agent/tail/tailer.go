@@ -27,7 +27,7 @@ type Tailer struct {
 
 	files  map[fileID]*tracked
 	byPath map[string]*tracked
-	saved  map[fileID]checkpoint // checkpoints loaded at start, not yet matched
+	saved  map[fileID]checkpoint // checkpoints loaded at start, not yet matched: kept ForgetAfter
 
 	ackMu sync.Mutex // guards tracked.acked, pending, dirty
 
@@ -75,6 +75,9 @@ func (t *Tailer) Run(ctx context.Context, e source.Emitter) error {
 		return err
 	}
 	for _, c := range cps {
+		if c.Seen == 0 {
+			c.Seen = time.Now().Unix()
+		}
 		t.saved[fileID{c.Dev, c.Ino}] = c
 	}
 	defer t.closeAll()
@@ -184,9 +187,9 @@ func (t *Tailer) findRotatedWhileDown() {
 				f.gone = true
 				t.lg.Info("file rotated while the agent was down; reading it to its end", "file", path, "was", c.Path)
 			}
+			delete(t.saved, id)
 			break
 		}
-		delete(t.saved, id)
 	}
 }
 
@@ -572,13 +575,26 @@ func (t *Tailer) closeFile(f *tracked) {
 
 // save writes the checkpoints of the files being followed.
 func (t *Tailer) save() {
+	now := time.Now().Unix()
 	t.ackMu.Lock()
-	cps := make([]checkpoint, 0, len(t.files))
+	cps := make([]checkpoint, 0, len(t.files)+len(t.saved))
 	for _, f := range t.files {
-		cps = append(cps, checkpoint{Dev: f.id.dev, Ino: f.id.ino, FPLen: f.fp.n, FPHash: f.fp.hash, Path: f.name, Offset: f.acked})
+		cps = append(cps, checkpoint{Dev: f.id.dev, Ino: f.id.ino, FPLen: f.fp.n, FPHash: f.fp.hash, Path: f.name,
+			Offset: f.acked, Seen: now})
 		f.dirty = false
 	}
 	t.ackMu.Unlock()
+	// Checkpoints of files not found since the start are kept a while (a
+	// file system mounted late, a directory recreated), then forgotten,
+	// so the state does not grow with files long gone.
+	for id, c := range t.saved {
+		if time.Duration(now-c.Seen)*time.Second >= t.cfg.ForgetAfter {
+			t.lg.Info("forgetting the checkpoint of a file not seen for a while", "file", c.Path, "seen", time.Unix(c.Seen, 0))
+			delete(t.saved, id)
+			continue
+		}
+		cps = append(cps, c)
+	}
 	sort.Slice(cps, func(i, j int) bool { return cps[i].Path < cps[j].Path })
 	if err := saveState(t.cfg.StateDir, cps); err != nil {
 		t.m.errors.Inc()

@@ -234,3 +234,28 @@ func TestCheckpointsOfMissingFilesForgotten(t *testing.T) {
 		t.Fatalf("state: %v %+v, want only recent.log, as it was", err, cps)
 	}
 }
+
+// TestBlockedEmitStopsCleanly: Run stopped while Emit blocks under
+// back-pressure returns nil, and the lines it could not hand over are
+// read again by the next run.
+func TestBlockedEmitStopsCleanly(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "app.log")
+	state := t.TempDir()
+	appendLines(t, log, 0, 10)
+	cfg := Config{Include: []string{log}, Topic: "logs", StateDir: state, StartAt: "beginning"}
+	blocked := make(chan struct{}, 1)
+	r := start(t, cfg, source.EmitterFunc(func(ctx context.Context, _ []source.Record, _ func(error)) error {
+		select {
+		case blocked <- struct{}{}:
+		default:
+		}
+		<-ctx.Done()
+		return ctx.Err()
+	}))
+	<-blocked
+	r.stop(t) // fails the test if Run returns an error
+	var col collector
+	start(t, cfg, &col)
+	waitLines(t, &col, 10)
+	checkSequence(t, col.bodies(), 10)
+}

@@ -2,6 +2,7 @@ package tail
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -124,7 +125,7 @@ func (t *Tailer) stop(err error) error {
 }
 
 func isCtxErr(err error) bool {
-	return err == context.Canceled || err == context.DeadlineExceeded || strings.Contains(err.Error(), "context canceled")
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // scan matches the globs and starts, follows or lets go of files.

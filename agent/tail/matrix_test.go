@@ -124,3 +124,35 @@ func checkAtLeastOnce(t *testing.T, got []string, n, maxDup int) {
 	}
 	t.Logf("%d lines, %d repeated after restarts", n, dups)
 }
+
+// TestSymlinkRotationAndRestart: a file followed through a symlink is
+// known by its target, so its checkpoint holds across a restart, and a
+// rename rotation of the target is drained before the new target.
+func TestSymlinkRotationAndRestart(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	real := filepath.Join(dir, "real")
+	must(t, os.MkdirAll(real, 0o755))
+	target := filepath.Join(real, "app.log")
+	link := filepath.Join(dir, "app.log")
+	appendLines(t, target, 0, 50)
+	must(t, os.Symlink(target, link))
+	cfg := Config{Include: []string{link}, Topic: "logs", StateDir: state, StartAt: "beginning"}
+	var col collector
+	r := start(t, cfg, &col)
+	waitLines(t, &col, 50)
+	r.stop(t)
+	appendLines(t, target, 50, 100) // while down
+	r = start(t, cfg, &col)
+	waitLines(t, &col, 100)
+	must(t, os.Rename(target, target+".1")) // the link dangles until the new target exists
+	appendLines(t, target+".1", 100, 110)
+	time.Sleep(30 * time.Millisecond)
+	appendLines(t, target, 110, 150)
+	waitLines(t, &col, 150)
+	r.stop(t)
+	time.Sleep(30 * time.Millisecond)
+	checkSequence(t, col.bodies(), 150)
+	if got := col.recs[0].Properties["file"]; got != link {
+		t.Fatalf("file property %q, want the path matched, %q", got, link)
+	}
+}

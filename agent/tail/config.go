@@ -28,7 +28,9 @@ const (
 type Config struct {
 	// Name is the source's name, the property "source". Default "file".
 	Name string
-	// Include and Exclude are path globs (filepath.Match syntax).
+	// Include and Exclude are path globs (filepath.Match syntax per
+	// segment, and "**" for any number of directories). An exclude glob
+	// without a directory ("*.gz") is matched against the base name too.
 	Include, Exclude []string
 	// Topic receives the lines. Required.
 	Topic string

@@ -198,7 +198,7 @@ func (t *Tailer) match() []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, g := range t.cfg.Include {
-		paths, _ := filepath.Glob(g)
+		paths := glob(g)
 		for _, p := range paths {
 			if seen[p] || t.excluded(p) {
 				continue
@@ -213,10 +213,7 @@ func (t *Tailer) match() []string {
 
 func (t *Tailer) excluded(p string) bool {
 	for _, g := range t.cfg.Exclude {
-		if ok, _ := filepath.Match(g, p); ok {
-			return true
-		}
-		if ok, _ := filepath.Match(g, filepath.Base(p)); ok {
+		if globMatch(g, p) || globMatch(g, filepath.Base(p)) {
 			return true
 		}
 	}

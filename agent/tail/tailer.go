@@ -88,14 +88,9 @@ func (t *Tailer) Run(ctx context.Context, e source.Emitter) error {
 	for first := true; ; first = false {
 		t.now = time.Now()
 		t.scan(first)
-		for {
-			n, err := t.readPass(ctx, e)
-			if err != nil {
-				return t.stop(err)
-			}
-			if n == 0 {
-				break
-			}
+		behind, err := t.readFor(ctx, e, t.cfg.ScanInterval)
+		if err != nil {
+			return t.stop(err)
 		}
 		t.flushStaleEvents()
 		if err := t.flush(ctx, e); err != nil {
@@ -107,10 +102,34 @@ func (t *Tailer) Run(ctx context.Context, e source.Emitter) error {
 			t.save()
 			lastSave = time.Now()
 		}
+		if behind { // more to read: scan again at once, unless stopped
+			select {
+			case <-ctx.Done():
+				return t.stop(nil)
+			default:
+				continue
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return t.stop(nil)
 		case <-tick.C:
+		}
+	}
+}
+
+// readFor reads passes over the files until they have nothing more or
+// d has passed; it reports whether they had more. The bound keeps scans
+// and checkpoint saves going while files grow faster than they are read.
+func (t *Tailer) readFor(ctx context.Context, e source.Emitter, d time.Duration) (behind bool, err error) {
+	for start := time.Now(); ; {
+		t.now = time.Now()
+		n, err := t.readPass(ctx, e)
+		if err != nil || n == 0 {
+			return false, err
+		}
+		if t.now.Sub(start) >= d {
+			return true, nil
 		}
 	}
 }

@@ -1,0 +1,308 @@
+package scrape
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/relabel"
+	"github.com/prometheus/prometheus/model/textparse"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/sluicehq/sluice/agent/source"
+)
+
+// acceptHeader is what Prometheus sends: OpenMetrics preferred, then text.
+const acceptHeader = "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+
+var staleNaN = math.Float64frombits(value.StaleNaN)
+
+// cacheEntry is a series seen on a target: its final labels (nil when
+// metric relabeling dropped it) and the scrape it was last seen in.
+type cacheEntry struct {
+	labels []prompb.Label
+	seen   uint64
+}
+
+// loop scrapes one target. Only its own goroutine touches its fields.
+type loop struct {
+	s      *Scraper
+	t      target
+	stop   chan struct{} // closed when the target leaves the set
+	done   chan struct{} // closed when the goroutine returned
+	buf    bytes.Buffer
+	iter   uint64 // number of the current scrape
+	cache  map[string]*cacheEntry
+	series []prompb.TimeSeries
+	smpl   []prompb.Sample
+	report [4][]prompb.Label // up, duration, scraped, post relabeling
+	syms   *labels.SymbolTable
+	lset   labels.Labels
+	lb     *labels.Builder
+}
+
+var reportNames = [4]string{"up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling"}
+
+func newLoop(s *Scraper, t target) *loop {
+	l := &loop{s: s, t: t, stop: make(chan struct{}), done: make(chan struct{}),
+		cache: make(map[string]*cacheEntry), syms: labels.NewSymbolTable(),
+		lb: labels.NewBuilder(labels.EmptyLabels())}
+	for i, n := range reportNames {
+		l.lb.Reset(t.labels)
+		l.lb.Set(model.MetricNameLabel, n)
+		l.report[i] = toProm(l.lb.Labels())
+	}
+	return l
+}
+
+// offset spreads targets over the interval by a hash of their identity,
+// as Prometheus does, so 100 targets are not scraped in one burst.
+func (l *loop) offset(now time.Time) time.Duration {
+	h := fnv.New64a()
+	h.Write([]byte(l.t.id))
+	iv := int64(l.s.cfg.Interval)
+	base := now.UnixNano() % iv
+	off := (int64(h.Sum64()%uint64(iv)) - base + iv) % iv
+	return time.Duration(off)
+}
+
+func (l *loop) run(ctx context.Context, e source.Emitter) {
+	defer close(l.done)
+	timer := time.NewTimer(l.offset(time.Now()))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.stop:
+			l.markAllStale(ctx, e)
+			return
+		case <-timer.C:
+		}
+		start := time.Now()
+		rec := l.scrapeOnce(ctx, start)
+		if err := e.Emit(ctx, []source.Record{rec}, nil); err != nil {
+			return // only ctx ending makes Emit fail
+		}
+		next := l.s.cfg.Interval - time.Since(start)%l.s.cfg.Interval
+		timer.Reset(next)
+	}
+}
+
+// scrapeOnce scrapes, parses and builds the record of one scrape.
+func (l *loop) scrapeOnce(ctx context.Context, start time.Time) source.Record {
+	l.iter++
+	ts := start.UnixMilli()
+	l.series, l.smpl = l.series[:0], l.smpl[:0]
+	ct, err := l.fetch(ctx)
+	scraped, kept := 0, 0
+	if err == nil {
+		scraped, kept, err = l.parse(ct, ts)
+	}
+	up := 1.0
+	if err != nil {
+		up = 0
+		l.s.m.errors.Inc()
+		l.s.cfg.Logger.Debug("scrape", "source", l.s.cfg.Name, "target", l.t.url, "err", err)
+		// A failed scrape has no series: drop the half-parsed ones and let
+		// the previous scrape's series go stale.
+		l.series, l.smpl = l.series[:0], l.smpl[:0]
+		scraped, kept = 0, 0
+		for _, ent := range l.cache {
+			if ent.seen == l.iter {
+				ent.seen = l.iter - 1
+			}
+		}
+	}
+	l.appendStale(ts)
+	dur := time.Since(start).Seconds()
+	l.s.m.scrapes.Inc()
+	l.s.m.duration.Update(dur)
+	for i, v := range [4]float64{up, dur, float64(scraped), float64(kept)} {
+		l.add(l.report[i], ts, v)
+	}
+	return l.record(start)
+}
+
+func (l *loop) fetch(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.s.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.t.url, nil)
+	if err != nil {
+		return "", fmt.Errorf("scrape %s: %w", l.t.url, err)
+	}
+	req.Header.Set("Accept", acceptHeader)
+	req.Header.Set("User-Agent", "sluice-agent")
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(l.s.cfg.Timeout.Seconds(), 'f', -1, 64))
+	if a := l.s.cfg.BasicAuth; a != nil {
+		req.SetBasicAuth(a.Username, a.Password)
+	}
+	if tok := l.s.cfg.BearerToken; tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := l.s.client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("scrape %s: %w", l.t.url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("scrape %s: server returned HTTP status %s", l.t.url, resp.Status)
+	}
+	l.buf.Reset()
+	n, err := l.buf.ReadFrom(io.LimitReader(resp.Body, l.s.cfg.MaxBodyBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("scrape %s: read body: %w", l.t.url, err)
+	}
+	if n > l.s.cfg.MaxBodyBytes {
+		return "", fmt.Errorf("scrape %s: body exceeds %d bytes", l.t.url, l.s.cfg.MaxBodyBytes)
+	}
+	return resp.Header.Get("Content-Type"), nil
+}
+
+// parse appends the scraped series; it returns how many samples were
+// scraped and how many survived metric relabeling.
+func (l *loop) parse(contentType string, ts int64) (scraped, kept int, err error) {
+	p, err := textparse.New(l.buf.Bytes(), contentType, l.syms, textparse.ParserOptions{
+		IgnoreNativeHistograms: true, FallbackContentType: "text/plain",
+	})
+	if p == nil {
+		return 0, 0, fmt.Errorf("scrape %s: content-type %q: %w", l.t.url, contentType, err)
+	}
+	for {
+		et, err := p.Next()
+		if errors.Is(err, io.EOF) {
+			return scraped, kept, nil
+		}
+		if err != nil {
+			return scraped, kept, fmt.Errorf("parse scrape of %s: %w", l.t.url, err)
+		}
+		if et != textparse.EntrySeries {
+			continue // metadata, and native histograms (ignored)
+		}
+		met, tp, v := p.Series()
+		scraped++
+		ent, ok := l.cache[string(met)]
+		if !ok {
+			p.Labels(&l.lset)
+			ent = &cacheEntry{labels: l.sampleLabels()}
+			l.cache[string(met)] = ent
+		}
+		if ent.seen == l.iter {
+			continue // a duplicate series in one scrape: keep the first
+		}
+		ent.seen = l.iter
+		if ent.labels == nil {
+			continue
+		}
+		kept++
+		t := ts
+		if tp != nil {
+			t = *tp
+		}
+		l.add(ent.labels, t, v)
+	}
+}
+
+// sampleLabels merges l.lset with the target labels (honor_labels
+// semantics) and applies metric relabeling; nil means dropped.
+func (l *loop) sampleLabels() []prompb.Label {
+	lb := l.lb
+	lb.Reset(l.lset)
+	honor := l.s.cfg.HonorLabels
+	l.t.labels.Range(func(tl labels.Label) {
+		sv := lb.Get(tl.Name)
+		switch {
+		case sv == "":
+			lb.Set(tl.Name, tl.Value)
+		case honor:
+		default:
+			name := tl.Name
+			for {
+				name = model.ExportedLabelPrefix + name
+				if lb.Get(name) == "" {
+					break
+				}
+			}
+			lb.Set(name, sv)
+			lb.Set(tl.Name, tl.Value)
+		}
+	})
+	if !relabel.ProcessBuilder(lb, l.s.metricRelabel...) {
+		return nil
+	}
+	ls := lb.Labels()
+	if ls.Get(model.MetricNameLabel) == "" {
+		return nil
+	}
+	return toProm(ls)
+}
+
+func (l *loop) add(ls []prompb.Label, t int64, v float64) {
+	l.smpl = append(l.smpl, prompb.Sample{Timestamp: t, Value: v})
+	l.series = append(l.series, prompb.TimeSeries{Labels: ls})
+}
+
+// appendStale adds a staleness marker for every series of the previous
+// scrape missing from this one, and forgets series not seen since.
+func (l *loop) appendStale(ts int64) {
+	for k, ent := range l.cache {
+		if ent.seen == l.iter {
+			continue
+		}
+		if ent.seen == l.iter-1 && ent.labels != nil {
+			l.add(ent.labels, ts, staleNaN)
+		}
+		delete(l.cache, k)
+	}
+}
+
+// markAllStale emits staleness markers for every series of the last
+// scrape, the synthetic ones too: the target is gone.
+func (l *loop) markAllStale(ctx context.Context, e source.Emitter) {
+	if l.iter == 0 {
+		return
+	}
+	now := time.Now()
+	l.series, l.smpl = l.series[:0], l.smpl[:0]
+	l.iter++
+	l.appendStale(now.UnixMilli())
+	for _, r := range l.report {
+		l.add(r, now.UnixMilli(), staleNaN)
+	}
+	_ = e.Emit(ctx, []source.Record{l.record(now)}, nil) // fails only when ctx ended
+}
+
+// record encodes the built series as one WriteRequest. The body is new
+// each time: the emitter owns it once Emit returns.
+func (l *loop) record(now time.Time) source.Record {
+	for i := range l.series {
+		l.series[i].Samples = l.smpl[i : i+1 : i+1]
+	}
+	wr := prompb.WriteRequest{Timeseries: l.series}
+	body := make([]byte, wr.Size())
+	n, _ := wr.MarshalToSizedBuffer(body) // cannot fail with a buffer of Size()
+	return source.Record{
+		Topic: l.s.cfg.Topic, Key: l.t.key, Body: body[len(body)-n:], Time: now,
+		Properties: map[string]string{source.PropContentType: source.ContentTypeWriteRequest, source.PropSource: l.s.cfg.Name},
+	}
+}
+
+func toProm(ls labels.Labels) []prompb.Label {
+	out := make([]prompb.Label, 0, ls.Len())
+	ls.Range(func(l labels.Label) {
+		if l.Value != "" {
+			out = append(out, prompb.Label{Name: l.Name, Value: l.Value})
+		}
+	})
+	return out
+}

@@ -259,3 +259,36 @@ func TestBlockedEmitStopsCleanly(t *testing.T) {
 	waitLines(t, &col, 10)
 	checkSequence(t, col.bodies(), 10)
 }
+
+func TestMetrics(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "app.log")
+	appendLines(t, log, 0, 10)
+	set := metrics.NewSet()
+	var col collector
+	r := start(t, Config{Name: "app", Include: []string{log}, Topic: "logs", StateDir: t.TempDir(), StartAt: "beginning", Metrics: set}, &col)
+	waitLines(t, &col, 10)
+	must(t, os.Rename(log, log+".1"))
+	appendLines(t, log, 10, 15)
+	waitLines(t, &col, 15)
+	var b strings.Builder
+	set.WritePrometheus(&b)
+	text := b.String()
+	for _, want := range []string{
+		`sluice_agent_file_lines_total{source="app"} 15`,
+		`sluice_agent_file_bytes_total{source="app"} 165`,
+		`sluice_agent_file_rotations_total{source="app"} 1`,
+		`sluice_agent_file_bytes_behind{source="app",file="` + log + `"`,
+		`sluice_agent_files_open{source="app"}`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %s:\n%s", want, text)
+		}
+	}
+	r.stop(t)
+	b.Reset()
+	set.WritePrometheus(&b)
+	if strings.Contains(b.String(), "bytes_behind") || strings.Contains(b.String(), "files_open") {
+		t.Errorf("per-file gauges left after Run returned:\n%s", b.String())
+	}
+}

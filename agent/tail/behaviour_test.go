@@ -292,3 +292,23 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("per-file gauges left after Run returned:\n%s", b.String())
 	}
 }
+
+// TestUnterminatedLastLine waits for its newline while the file is in
+// place, and is emitted as is once the file was rotated away and read to
+// its end.
+func TestUnterminatedLastLine(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "app.log")
+	must(t, os.WriteFile(log, []byte("a\r\nhalf"), 0o644))
+	var col collector
+	start(t, Config{Include: []string{log}, Topic: "logs", StateDir: t.TempDir(), StartAt: "beginning"}, &col)
+	waitLines(t, &col, 1)
+	time.Sleep(50 * time.Millisecond)
+	if got := col.bodies(); len(got) != 1 || got[0] != "a" {
+		t.Fatalf("before the rotation: %q", got)
+	}
+	must(t, os.Rename(log, log+".1"))
+	waitLines(t, &col, 2)
+	if got := col.bodies()[1]; got != "half" {
+		t.Fatalf("last line %q", got)
+	}
+}

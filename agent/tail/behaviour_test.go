@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -310,5 +311,35 @@ func TestUnterminatedLastLine(t *testing.T) {
 	waitLines(t, &col, 2)
 	if got := col.bodies()[1]; got != "half" {
 		t.Fatalf("last line %q", got)
+	}
+}
+
+// TestScansGoOnWhileBehind: while a big file is being read under
+// back-pressure, scans go on, so a new file is picked up before the big
+// file is finished.
+func TestScansGoOnWhileBehind(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "a.log")
+	f, err := os.Create(big)
+	must(t, err)
+	line := strings.Repeat("x", 199) + "\n"
+	for range 4000 { // about three read chunks
+		f.WriteString(line)
+	}
+	must(t, f.Close())
+	var col collector
+	slow := source.EmitterFunc(func(ctx context.Context, recs []source.Record, ack func(error)) error {
+		time.Sleep(20 * time.Millisecond)
+		return col.Emit(ctx, recs, ack)
+	})
+	start(t, Config{Include: []string{filepath.Join(dir, "*.log")}, Topic: "logs", StateDir: t.TempDir(), StartAt: "beginning",
+		BatchLines: 100, ScanInterval: 50 * time.Millisecond}, slow)
+	waitLines(t, &col, 1)
+	appendRaw(t, filepath.Join(dir, "b.log"), "new\n")
+	waitLines(t, &col, 4001)
+	got := col.bodies()
+	at := slices.Index(got, "new")
+	if at < 0 || at == len(got)-1 {
+		t.Fatalf("the new file's line came at %d of %d: after the big file was done", at, len(got))
 	}
 }

@@ -343,3 +343,23 @@ func TestScansGoOnWhileBehind(t *testing.T) {
 		t.Fatalf("the new file's line came at %d of %d: after the big file was done", at, len(got))
 	}
 }
+
+// TestRotatedWhileDownNeedsItsFingerprint: a checkpoint's inode, found
+// next to its old path but now holding another file, is not that file.
+func TestRotatedWhileDownNeedsItsFingerprint(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	other := filepath.Join(dir, "other.txt")
+	appendLines(t, other, 0, 5)
+	fi, err := os.Stat(other)
+	must(t, err)
+	id, _ := idOf(fi)
+	must(t, saveState(state, []checkpoint{{Dev: id.dev, Ino: id.ino, FPLen: 11, FPHash: 12345,
+		Path: filepath.Join(dir, "app.log"), Offset: 0, Seen: time.Now().Unix()}}))
+	var col collector
+	r := start(t, Config{Include: []string{filepath.Join(dir, "*.log")}, Topic: "logs", StateDir: state}, &col)
+	time.Sleep(100 * time.Millisecond)
+	r.stop(t)
+	if got := col.bodies(); len(got) != 0 {
+		t.Fatalf("read another file as the rotated one: %q", got)
+	}
+}

@@ -200,6 +200,9 @@ func (t *Tailer) findRotatedWhileDown() {
 			if fid, ok := idOf(fi); !ok || fid != id {
 				continue
 			}
+			if !fits(path, c) {
+				break // its inode now holds another file: a later scan finds that one if it is wanted
+			}
 			t.open(path, id, fi, false)
 			if f := t.files[id]; f != nil {
 				f.name, f.key = c.Path, t.key(c.Path) // its lines keep the path they were written to
@@ -211,6 +214,22 @@ func (t *Tailer) findRotatedWhileDown() {
 			break
 		}
 	}
+}
+
+// fits reports whether the file at path is the one checkpoint c was
+// taken of: as long as its offset, and starting with the same bytes.
+func fits(path string, c checkpoint) bool {
+	fh, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil || fi.Size() < c.Offset || fi.Size() < int64(c.FPLen) {
+		return false
+	}
+	fp, err := fingerprintOf(fh, int64(c.FPLen))
+	return err == nil && fp.hash == c.FPHash
 }
 
 func (t *Tailer) match() []string {

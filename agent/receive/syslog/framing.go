@@ -49,8 +49,28 @@ func (f *FrameReader) Next() ([]byte, error) {
 	return f.nextLine()
 }
 
-// Buffered reports whether a frame may be read without waiting.
-func (f *FrameReader) Buffered() bool { return f.r.Buffered() > 0 }
+// HasFrame reports whether a whole frame (or an error) is already
+// buffered, so Next will not wait for the network.
+func (f *FrameReader) HasFrame() bool {
+	b, _ := f.r.Peek(f.r.Buffered())
+	if len(b) == 0 {
+		return false
+	}
+	if !f.octets || !f.detected {
+		return !f.detected || bytes.IndexByte(b, '\n') >= 0
+	}
+	n := 0
+	for i, c := range b {
+		switch {
+		case c == ' ' && i > 0:
+			return len(b)-i-1 >= n || n > f.max
+		case c < '0' || c > '9' || i >= 10:
+			return true // Next fails at once
+		}
+		n = n*10 + int(c-'0')
+	}
+	return false
+}
 
 func (f *FrameReader) nextCounted() ([]byte, error) {
 	n := 0

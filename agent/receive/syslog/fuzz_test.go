@@ -43,6 +43,7 @@ func FuzzOctetFraming(f *testing.F) {
 	f.Fuzz(func(t *testing.T, stream []byte) {
 		fr := NewFrameReader(bytes.NewReader(stream), 64)
 		for i := 0; i <= len(stream); i++ {
+			fr.HasFrame() // must not panic on any buffered prefix
 			msg, err := fr.Next()
 			if errors.Is(err, ErrFrameTooLarge) {
 				continue

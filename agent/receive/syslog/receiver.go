@@ -186,7 +186,8 @@ func (r *Receiver) runTCP(ctx context.Context, e source.Emitter) error {
 }
 
 // serveConn reads frames from c and emits them in batches of what has
-// already arrived, so a quiet connection never holds a message back.
+// already arrived: the batch goes out before any read that would wait,
+// so a quiet connection never holds a message back.
 func (r *Receiver) serveConn(ctx context.Context, c net.Conn, e source.Emitter) {
 	r.m.conns.Inc()
 	fr := NewFrameReader(&countingReader{c, r.m.bytes}, r.cfg.MaxMessageBytes)
@@ -210,7 +211,7 @@ func (r *Receiver) serveConn(ctx context.Context, c net.Conn, e source.Emitter) 
 			}
 			return
 		}
-		if len(batch) > 0 && (len(batch) >= r.cfg.MaxBatch || !fr.Buffered()) {
+		if len(batch) > 0 && (len(batch) >= r.cfg.MaxBatch || !fr.HasFrame()) {
 			if e.Emit(ctx, batch, nil) != nil {
 				return // ctx ended
 			}

@@ -192,3 +192,21 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// A complete message followed by half of the next is emitted without
+// waiting for the rest.
+func TestTCPPartialFrameDoesNotHoldBack(t *testing.T) {
+	for _, stream := range []string{
+		fmt.Sprintf("%d %s%d %s", len(msg3164), msg3164, len(msg5424), msg5424[:20]),
+		msg3164 + "\n" + msg5424[:20],
+	} {
+		r, c := start(t, Config{Protocol: "tcp"})
+		conn := dial(t, r)
+		if _, err := io.WriteString(conn, stream); err != nil {
+			t.Fatal(err)
+		}
+		if recs := c.wait(t, 1); string(recs[0].Body) != msg3164 {
+			t.Fatalf("body %q", recs[0].Body)
+		}
+	}
+}

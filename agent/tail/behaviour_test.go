@@ -363,3 +363,24 @@ func TestRotatedWhileDownNeedsItsFingerprint(t *testing.T) {
 		t.Fatalf("read another file as the rotated one: %q", got)
 	}
 }
+
+// TestTruncatedWhileDown: a file with a checkpoint that shrank below it
+// while the agent was down is read from its start, even with StartAt end.
+func TestTruncatedWhileDown(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "app.log")
+	state := t.TempDir()
+	appendLines(t, log, 100, 120)
+	cfg := Config{Include: []string{log}, Topic: "logs", StateDir: state}
+	var col collector
+	r := start(t, cfg, &col)
+	time.Sleep(50 * time.Millisecond)
+	appendLines(t, log, 120, 125)
+	waitLines(t, &col, 5)
+	r.stop(t)
+	must(t, os.Truncate(log, 0))
+	appendLines(t, log, 0, 3)
+	var col2 collector
+	start(t, cfg, &col2)
+	waitLines(t, &col2, 3)
+	checkSequence(t, col2.bodies(), 3)
+}

@@ -29,6 +29,8 @@ type Tailer struct {
 	files  map[fileID]*tracked
 	byPath map[string]*tracked
 	saved  map[fileID]checkpoint // checkpoints loaded at start, not yet matched: kept ForgetAfter
+	// openFailed holds the paths that could not be opened, warned about once.
+	openFailed map[string]bool
 
 	ackMu sync.Mutex // guards tracked.acked, pending, dirty
 
@@ -69,8 +71,9 @@ func New(cfg Config) (*Tailer, error) {
 // Run follows the files until ctx ends, emitting into e, then saves the
 // checkpoints and closes every file.
 func (t *Tailer) Run(ctx context.Context, e source.Emitter) error {
-	t.ctx, t.emitter = ctx, e
+	t.ctx, t.emitter, t.emitErr = ctx, e, nil
 	defer func() { t.ctx, t.emitter = nil, nil }()
+	t.byPath, t.saved, t.openFailed = map[string]*tracked{}, map[fileID]checkpoint{}, map[string]bool{}
 	cps, err := loadState(t.cfg.StateDir)
 	if err != nil {
 		return err
@@ -330,9 +333,13 @@ func (t *Tailer) open(path string, id fileID, fi os.FileInfo, first bool) {
 	fh, err := os.Open(path)
 	if err != nil {
 		t.m.errors.Inc()
-		t.lg.Warn("open file", "file", path, "err", err)
+		if !t.openFailed[path] { // once, not at every scan
+			t.openFailed[path] = true
+			t.lg.Warn("open file", "file", path, "err", err)
+		}
 		return
 	}
+	delete(t.openFailed, path)
 	fp, err := fingerprintOf(fh, fi.Size())
 	if err != nil {
 		fh.Close()
@@ -340,11 +347,15 @@ func (t *Tailer) open(path string, id fileID, fi os.FileInfo, first bool) {
 		return
 	}
 	start, name := int64(0), path
-	if c, ok := t.saved[id]; ok && c.FPLen <= fp.n && c.Offset <= fi.Size() {
-		if cfp, err := fingerprintOf(fh, int64(c.FPLen)); err == nil && cfp.hash == c.FPHash {
-			start, name = c.Offset, c.Path
-		}
+	if c, ok := t.saved[id]; ok {
 		delete(t.saved, id)
+		if c.FPLen <= fp.n && c.Offset <= fi.Size() {
+			if cfp, err := fingerprintOf(fh, int64(c.FPLen)); err == nil && cfp.hash == c.FPHash {
+				start, name = c.Offset, c.Path
+			}
+		}
+		// Otherwise it was truncated, or its inode went to a new file,
+		// since the checkpoint: all of it is new, whatever StartAt says.
 	} else if first && t.cfg.StartAt == "end" {
 		start = fi.Size()
 	}

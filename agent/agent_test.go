@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -194,5 +196,77 @@ agent:
 		if want := fmt.Sprintf("hello %03d", i); string(m.Body) != want || m.Properties["file"] != logFile || m.Properties["team"] != "core" {
 			t.Fatalf("message %d: %q %v, want %q", i, m.Body, m.Properties, want)
 		}
+	}
+}
+
+// TestAgentHTTPReceiverIntoBroker posts NDJSON to the agent's http source
+// and reads the events back from the broker; the POST returns only once
+// they are durable.
+func TestAgentHTTPReceiverIntoBroker(t *testing.T) {
+	srv, err := server.Start(server.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", HTTPListen: "off",
+		AutoCreateTopics: true, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close()
+	f, err := config.Parse("agent.yaml", []byte(`
+agent:
+  broker: `+srv.Addr()+`
+  http_listen: "off"
+  spool: {dir: `+t.TempDir()+`}
+  sources:
+    in: {type: http, listen: "`+addr+`", topic: events}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, *f.Agent, Options{Logger: quiet}) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	var resp *http.Response
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err = hc.Post("http://"+addr+"/", "application/x-ndjson", strings.NewReader(`{"msg":"a"}`+"\n"+`{"msg":"b"}`+"\n"))
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("POST: %s", resp.Status)
+	}
+	c, err := client.New(client.Config{Addr: srv.Addr(), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cons, err := c.NewConsumer(client.ConsumerConfig{Group: "check", Topic: "events"})
+	if err != nil {
+		t.Fatalf("the events topic does not exist after a 2xx: %v", err)
+	}
+	defer cons.Close()
+	var got []string
+	for deadline := time.Now().Add(10 * time.Second); len(got) < 2 && time.Now().Before(deadline); {
+		pctx, pcancel := context.WithTimeout(context.Background(), time.Second)
+		msgs, _ := cons.Poll(pctx)
+		pcancel()
+		for _, m := range msgs {
+			got = append(got, string(m.Body))
+		}
+	}
+	if len(got) != 2 || got[0] != `{"msg":"a"}` || got[1] != `{"msg":"b"}` {
+		t.Fatalf("events %q", got)
 	}
 }

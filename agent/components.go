@@ -8,6 +8,10 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/sluicehq/sluice/agent/hostmetrics"
+	"github.com/sluicehq/sluice/agent/receive/httplog"
+	"github.com/sluicehq/sluice/agent/receive/remotewrite"
+	"github.com/sluicehq/sluice/agent/receive/syslog"
+	"github.com/sluicehq/sluice/agent/scrape"
 	"github.com/sluicehq/sluice/agent/source"
 	"github.com/sluicehq/sluice/agent/tail"
 	"github.com/sluicehq/sluice/pipelines/config"
@@ -29,19 +33,36 @@ func buildSource(name string, sc config.Source, env sourceEnv) (source.Source, e
 	host, lg, set := env.host, env.lg, env.set
 	switch sc.Type {
 	case "file":
-		if sc.Multiline != nil {
-			return nil, fmt.Errorf("source %s: multiline is not available in this build of sluice yet", name)
+		var ml *tail.Multiline
+		if m := sc.Multiline; m != nil {
+			ml = &tail.Multiline{StartPattern: m.StartPattern, ContinuationPattern: m.ContinuationPattern,
+				MaxLines: m.MaxLines, FlushTimeout: m.FlushTimeout.D()}
 		}
 		return tail.New(tail.Config{
 			Name: name, Include: sc.Include, Exclude: sc.Exclude, Topic: sc.Topic, Key: sc.Key, Fields: sc.Fields,
 			StartAt: sc.StartAt, StateDir: filepath.Join(env.stateDir, "files", name), MaxLineBytes: int(sc.MaxLineBytes),
-			Host: host, Logger: lg, Metrics: set,
+			Multiline: ml, Host: host, Logger: lg, Metrics: set,
 		})
 	case "host_metrics":
 		return hostmetrics.New(hostmetrics.Config{
 			Name: name, Topic: sc.Topic, Interval: sc.Interval.D(), Job: sc.Job, Instance: host,
 			Collectors: sc.Collectors, Logger: lg, Metrics: set,
 		})
+	case "prometheus_scrape":
+		return scrape.New(scrape.Config{
+			Name: name, Job: sc.Job, Topic: sc.Topic, Targets: sc.Targets, FileSD: sc.FileSD, MetricsPath: sc.MetricsPath,
+			Scheme: sc.Scheme, Interval: sc.Interval.D(), Timeout: sc.Timeout.D(), HonorLabels: sc.HonorLabels,
+			RelabelConfigs: sc.RelabelConfigs, MetricRelabelConfigs: sc.MetricRelabelConfigs, Logger: lg, Metrics: set,
+		})
+	case "prometheus_remote_write":
+		return remotewrite.New(remotewrite.Config{Name: name, Listen: sc.Listen, Topic: sc.Topic, Fields: sc.Fields,
+			Logger: lg, Metrics: set})
+	case "http":
+		return httplog.New(httplog.Config{Name: name, Listen: sc.Listen, Topic: sc.Topic, Fields: sc.Fields, Host: host,
+			Logger: lg, Metrics: set})
+	case "syslog":
+		return syslog.New(syslog.Config{Name: name, Listen: sc.Listen, Protocol: sc.Protocol, Topic: sc.Topic,
+			Fields: sc.Fields, Logger: lg, Metrics: set})
 	}
 	return nil, fmt.Errorf("source %s: type %s is not available in this build of sluice yet", name, sc.Type)
 }

@@ -35,7 +35,7 @@ type Config struct {
 	// dropped, counted and logged).
 	WhenFull string
 	// SegmentSize is the size at which a new segment file starts; a
-	// record larger than it is refused. Default 64 MiB, or MaxSize/16 if
+	// record larger than it is refused. Default 64 MiB, or MaxSize/8 if
 	// that is smaller. At most MaxSize/2, so that dropping or deleting a
 	// segment always makes room.
 	SegmentSize int64
@@ -56,7 +56,7 @@ func (c Config) withDefaults() Config {
 		c.MaxSize = DefaultMaxSize
 	}
 	if c.SegmentSize == 0 {
-		c.SegmentSize = min(DefaultSegmentSize, c.MaxSize/16)
+		c.SegmentSize = min(DefaultSegmentSize, c.MaxSize/8)
 	}
 	if c.WhenFull == "" {
 		c.WhenFull = WhenFullBlock

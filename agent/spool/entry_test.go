@@ -61,8 +61,8 @@ func TestEntrySeqAckAndRewind(t *testing.T) {
 	if err := s.Ack(late); err != nil || s.Len() != 180 {
 		t.Fatalf("late ack: %v, len %d, want 180", err, s.Len())
 	}
-	if got := s.m.delivered.Get(); got != 120 {
-		t.Fatalf("delivered %d, want 120", got)
+	if got := s.m.acked.Get(); got != 120 {
+		t.Fatalf("acked %d, want 120", got)
 	}
 	if err := s.Ack(Entry{Seq: 1000, end: 1 << 40}); !errors.Is(err, ErrNotRead) {
 		t.Fatalf("ack of a record never read: %v", err)
@@ -188,9 +188,9 @@ func TestDropOldestWhileReading(t *testing.T) {
 	}
 	// A record read but not yet acknowledged when its segment goes counts
 	// as dropped: the count errs towards too many, never too few.
-	dropped, delivered := int(s.m.dropped.Get()), int(s.m.delivered.Get())
-	if dropped == 0 || dropped+delivered != n || read < delivered {
-		t.Fatalf("read %d, delivered %d, dropped %d: delivered and dropped must add up to %d", read, delivered, dropped, n)
+	dropped, acked := int(s.m.dropped.Get()), int(s.m.acked.Get())
+	if dropped == 0 || dropped+acked != n || read < acked {
+		t.Fatalf("read %d, acked %d, dropped %d: acked and dropped must add up to %d", read, acked, dropped, n)
 	}
 	out := logs.String()
 	if !strings.Contains(out, "dropped the oldest records") || !strings.Contains(out, "oldest_age=") || !strings.Contains(out, "records=") {
@@ -379,7 +379,7 @@ func TestMetricsExported(t *testing.T) {
 		"sluice_agent_spool_size_bytes " + strconv.FormatInt(s.Size(), 10),
 		"sluice_agent_spool_records 1",
 		"sluice_agent_spool_appended_records_total 3",
-		"sluice_agent_spool_delivered_records_total 2",
+		"sluice_agent_spool_acked_records_total 2",
 		"sluice_agent_spool_dropped_records_total 0",
 		"sluice_agent_spool_corrupt_skipped_total 0",
 		"sluice_agent_spool_torn_tails_cut_total 0",

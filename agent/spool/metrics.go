@@ -3,8 +3,8 @@ package spool
 import "github.com/VictoriaMetrics/metrics"
 
 type spoolMetrics struct {
-	appended, delivered, dropped, corrupt, tornTails *metrics.Counter
-	blocked                                          *metrics.FloatCounter
+	appended, acked, dropped, corrupt, tornTails *metrics.Counter
+	blocked                                      *metrics.FloatCounter
 }
 
 // newSpoolMetrics registers the spool's metrics in set. One spool per set:
@@ -14,7 +14,7 @@ func newSpoolMetrics(set *metrics.Set, s *Spool) *spoolMetrics {
 	set.GetOrCreateGauge(`sluice_agent_spool_records`, func() float64 { return float64(s.Len()) })
 	return &spoolMetrics{
 		appended:  set.GetOrCreateCounter(`sluice_agent_spool_appended_records_total`),
-		delivered: set.GetOrCreateCounter(`sluice_agent_spool_delivered_records_total`),
+		acked:     set.GetOrCreateCounter(`sluice_agent_spool_acked_records_total`),
 		dropped:   set.GetOrCreateCounter(`sluice_agent_spool_dropped_records_total`),
 		corrupt:   set.GetOrCreateCounter(`sluice_agent_spool_corrupt_skipped_total`),
 		tornTails: set.GetOrCreateCounter(`sluice_agent_spool_torn_tails_cut_total`),

@@ -179,7 +179,7 @@ func (s *Spool) Ack(e Entry) error {
 		s.mu.Unlock()
 		return fmt.Errorf("spool ack of record %d: %w", e.Seq, ErrNotRead)
 	}
-	s.m.delivered.Add(int(e.Seq + 1 - s.ackSeq))
+	s.m.acked.Add(int(e.Seq + 1 - s.ackSeq))
 	s.ackPos, s.ackSeq, s.cpDirty = e.end, e.Seq+1, true
 	done := len(s.segs) > 1 && s.segs[0].end() <= s.ackPos
 	s.mu.Unlock()

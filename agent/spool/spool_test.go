@@ -120,10 +120,18 @@ func TestRestartReplaysUnacked(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, Config{Dir: dir, SegmentSize: 4096})
 	appendN(t, s, 0, 300)
+	before := segments(t, dir)
 	expect(t, s, 0, 100, true) // acked
 	expect(t, s, 100, 50, false)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+	// The checkpoint is on disk and the fully acknowledged segments are gone.
+	if _, err := os.Stat(filepath.Join(dir, checkpointName)); err != nil {
+		t.Fatalf("checkpoint after close: %v", err)
+	}
+	if after := segments(t, dir); after >= before {
+		t.Fatalf("%d segments before acking 100 entries, %d after: acked segments must be deleted", before, after)
 	}
 	s = open(t, Config{Dir: dir, SegmentSize: 4096})
 	defer s.Close()

@@ -13,7 +13,10 @@
 // its fingerprint grows with it. The checkpoint of a file is the offset
 // after the last line the shipper acknowledged (the broker or the spool
 // has it); it never runs ahead of that. Acks may come out of order: a
-// file's checkpoint advances over the delivered prefix of its batches.
+// file's checkpoint advances over the delivered prefix of its batches. An
+// ack with an error (not delivered, the shipper is stopping) holds the
+// checkpoint where it is, so the lines are read again after a restart:
+// delivery is at least once, and what repeats is what was in flight.
 //
 // The state file, StateDir/checkpoints.json, is written atomically
 // (temporary file, fsync, rename, directory fsync) at most once a second
@@ -74,7 +77,9 @@
 //
 // # Resources
 //
-// Files are read round-robin, one 256 KiB chunk per file per pass, into
+// Reading between two scans is bounded by ScanInterval, so new files,
+// rotations and checkpoint saves are seen to while files grow faster than
+// they are read. Files are read round-robin, one 256 KiB chunk per file per pass, into
 // one shared buffer; per file only an unfinished line (at most
 // MaxLineBytes) and an unfinished event are kept. Files that did not grow
 // for IdleTimeout are closed and reopened when they grow. A batch is

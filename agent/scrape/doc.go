@@ -22,7 +22,8 @@
 //     one gets a staleness marker (value.StaleNaN) at this scrape's time;
 //     a failed scrape marks every series of the previous scrape stale; a
 //     target that leaves the target set marks all of its series stale,
-//     the synthetic ones too.
+//     the synthetic ones too. Series with explicit timestamps get no
+//     markers, as in Prometheus.
 //   - samples without a timestamp get the scrape's start time.
 //   - labels are sorted and never empty-valued.
 //

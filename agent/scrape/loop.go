@@ -32,6 +32,10 @@ var staleNaN = math.Float64frombits(value.StaleNaN)
 type cacheEntry struct {
 	labels []prompb.Label
 	seen   uint64
+	// explicitTS: the target gave the sample's timestamp; as Prometheus
+	// does, such a series gets no staleness marker (the target decides
+	// its times, and a marker at scrape time could land before them).
+	explicitTS bool
 }
 
 // loop scrapes one target. Only its own goroutine touches its fields.
@@ -201,6 +205,7 @@ func (l *loop) parse(contentType string, ts int64) (scraped, kept int, err error
 			continue // a duplicate series in one scrape: keep the first
 		}
 		ent.seen = l.iter
+		ent.explicitTS = tp != nil
 		if ent.labels == nil {
 			continue
 		}
@@ -259,7 +264,7 @@ func (l *loop) appendStale(ts int64) {
 		if ent.seen == l.iter {
 			continue
 		}
-		if ent.seen == l.iter-1 && ent.labels != nil {
+		if ent.seen == l.iter-1 && ent.labels != nil && !ent.explicitTS {
 			l.add(ent.labels, ts, staleNaN)
 		}
 		delete(l.cache, k)

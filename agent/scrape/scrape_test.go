@@ -211,7 +211,9 @@ func TestUpZero(t *testing.T) {
 	})
 	t.Run("timeout", func(t *testing.T) {
 		ep := newEndpoint(t, "text/plain", "m 1\n")
+		ep.mu.Lock()
 		ep.delay = time.Second
+		ep.mu.Unlock()
 		c := newCollector()
 		run(t, newScraper(t, scrape.Config{Targets: []string{ep.addr()}, Interval: 200 * time.Millisecond, Timeout: 50 * time.Millisecond}), c)
 		got := decode(t, c.waitRecords(t, 1)[0])

@@ -31,6 +31,10 @@
 // classic float series are emitted); classic histograms and summaries
 // come out as their _bucket/_sum/_count/quantile series.
 //
+// Its own metrics, labeled {source="<name>"}: sluice_agent_scrapes_total,
+// sluice_agent_scrape_errors_total, sluice_agent_scrape_duration_seconds
+// (histogram) and sluice_agent_scrape_targets.
+//
 // Per sample, a scrape does a map lookup keyed by the raw series bytes in
 // a per-target cache of final labels, so a series seen before costs no
 // label building, relabeling or allocation.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -135,7 +136,16 @@ func buildSources(sec config.Agent, env sourceEnv) ([]namedSource, error) {
 		}
 		out = append(out, namedSource{n, s})
 	}
-	return out, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		// Receivers listen from New on: release their ports.
+		for _, s := range out {
+			if c, ok := s.src.(io.Closer); ok {
+				c.Close()
+			}
+		}
+		return nil, err
+	}
+	return out, nil
 }
 
 // runSources runs every source until ctx ends; a source that fails is

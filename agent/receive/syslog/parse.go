@@ -131,6 +131,9 @@ func parseSD(b []byte) (map[string]string, []byte, error) {
 		return nil, b, fmt.Errorf("%w: structured data", errSyntax)
 	}
 	sd := make(map[string]string)
+	// Which ids have params, so an element without any is reported once
+	// without scanning the map per element (quadratic on hostile input).
+	withParams := map[string]bool{}
 	for len(b) > 0 && b[0] == '[' {
 		end := bytes.IndexAny(b, " ]")
 		if end <= 1 {
@@ -149,26 +152,18 @@ func parseSD(b []byte) (map[string]string, []byte, error) {
 				return nil, b, fmt.Errorf("%w: unterminated value of %s.%s", errSyntax, id, name)
 			}
 			sd[id+"."+name] = val
+			withParams[id] = true
 			b = b[eq+2+n:]
 		}
 		if len(b) == 0 || b[0] != ']' {
 			return nil, b, fmt.Errorf("%w: unterminated SD-ELEMENT %q", errSyntax, id)
 		}
 		b = b[1:]
-		if _, ok := sd[id]; !ok && !hasPrefixKey(sd, id+".") {
+		if _, ok := sd[id]; !ok && !withParams[id] {
 			sd[id] = "" // an element without params is still reported
 		}
 	}
 	return sd, b, nil
-}
-
-func hasPrefixKey(m map[string]string, p string) bool {
-	for k := range m {
-		if strings.HasPrefix(k, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // sdValue reads a PARAM-VALUE up to its closing quote, unescaping \" \\

@@ -3,11 +3,14 @@ package scrape
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"hash/maphash"
 	"io"
 	"math"
+	"math/bits"
 	"net/http"
 	"strconv"
 	"time"
@@ -17,7 +20,6 @@ import (
 	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/model/textparse"
 	"github.com/prometheus/prometheus/model/value"
-	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/sluicehq/sluice/agent/source"
 )
@@ -30,7 +32,7 @@ var staleNaN = math.Float64frombits(value.StaleNaN)
 // cacheEntry is a series seen on a target: its final labels (nil when
 // metric relabeling dropped it) and the scrape it was last seen in.
 type cacheEntry struct {
-	labels []prompb.Label
+	labels []byte // protobuf-encoded Label fields of a TimeSeries
 	seen   uint64
 	// explicitTS: the target gave the sample's timestamp; as Prometheus
 	// does, such a series gets no staleness marker (the target decides
@@ -40,31 +42,36 @@ type cacheEntry struct {
 
 // loop scrapes one target. Only its own goroutine touches its fields.
 type loop struct {
-	s      *Scraper
-	t      target
-	stop   chan struct{} // closed when the target leaves the set
-	done   chan struct{} // closed when the goroutine returned
-	buf    bytes.Buffer
-	iter   uint64 // number of the current scrape
-	cache  map[string]*cacheEntry
-	series []prompb.TimeSeries
-	smpl   []prompb.Sample
-	report [4][]prompb.Label // up, duration, scraped, post relabeling
-	syms   *labels.SymbolTable
-	lset   labels.Labels
-	lb     *labels.Builder
+	s    *Scraper
+	t    target
+	stop chan struct{} // closed when the target leaves the set
+	done chan struct{} // closed when the goroutine returned
+	buf  bytes.Buffer
+	iter uint64 // number of the current scrape
+	// cache is keyed by a hash of the raw series bytes rather than the
+	// bytes themselves: at 1,000 series per target the keys would be a
+	// third of the memory, and a 64-bit collision among one target's
+	// series is not a practical concern.
+	cache   map[uint64]*cacheEntry
+	seed    maphash.Seed
+	out     []byte    // the WriteRequest being encoded
+	lastLen int       // length of the previous body, to size the next one
+	report  [4][]byte // up, duration, scraped, post relabeling
+	syms    *labels.SymbolTable
+	lset    labels.Labels
+	lb      *labels.Builder
 }
 
 var reportNames = [4]string{"up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling"}
 
 func newLoop(s *Scraper, t target) *loop {
 	l := &loop{s: s, t: t, stop: make(chan struct{}), done: make(chan struct{}),
-		cache: make(map[string]*cacheEntry), syms: labels.NewSymbolTable(),
+		cache: make(map[uint64]*cacheEntry), seed: maphash.MakeSeed(), syms: labels.NewSymbolTable(),
 		lb: labels.NewBuilder(labels.EmptyLabels())}
 	for i, n := range reportNames {
 		l.lb.Reset(t.labels)
 		l.lb.Set(model.MetricNameLabel, n)
-		l.report[i] = toProm(l.lb.Labels())
+		l.report[i] = encodeLabels(l.lb.Labels())
 	}
 	return l
 }
@@ -107,7 +114,7 @@ func (l *loop) run(ctx context.Context, e source.Emitter) {
 func (l *loop) scrapeOnce(ctx context.Context, start time.Time) source.Record {
 	l.iter++
 	ts := start.UnixMilli()
-	l.series, l.smpl = l.series[:0], l.smpl[:0]
+	l.out = make([]byte, 0, l.lastLen+l.lastLen/8+256)
 	ct, err := l.fetch(ctx)
 	scraped, kept := 0, 0
 	if err == nil {
@@ -120,7 +127,7 @@ func (l *loop) scrapeOnce(ctx context.Context, start time.Time) source.Record {
 		l.s.cfg.Logger.Debug("scrape", "source", l.s.cfg.Name, "target", l.t.url, "err", err)
 		// A failed scrape has no series: drop the half-parsed ones and let
 		// the previous scrape's series go stale.
-		l.series, l.smpl = l.series[:0], l.smpl[:0]
+		l.out = l.out[:0]
 		scraped, kept = 0, 0
 		for _, ent := range l.cache {
 			if ent.seen == l.iter {
@@ -195,11 +202,12 @@ func (l *loop) parse(contentType string, ts int64) (scraped, kept int, err error
 		}
 		met, tp, v := p.Series()
 		scraped++
-		ent, ok := l.cache[string(met)]
+		h := maphash.Bytes(l.seed, met)
+		ent, ok := l.cache[h]
 		if !ok {
 			p.Labels(&l.lset)
 			ent = &cacheEntry{labels: l.sampleLabels()}
-			l.cache[string(met)] = ent
+			l.cache[h] = ent
 		}
 		if ent.seen == l.iter {
 			continue // a duplicate series in one scrape: keep the first
@@ -220,7 +228,7 @@ func (l *loop) parse(contentType string, ts int64) (scraped, kept int, err error
 
 // sampleLabels merges l.lset with the target labels (honor_labels
 // semantics) and applies metric relabeling; nil means dropped.
-func (l *loop) sampleLabels() []prompb.Label {
+func (l *loop) sampleLabels() []byte {
 	lb := l.lb
 	lb.Reset(l.lset)
 	honor := l.s.cfg.HonorLabels
@@ -249,13 +257,27 @@ func (l *loop) sampleLabels() []prompb.Label {
 	if ls.Get(model.MetricNameLabel) == "" {
 		return nil
 	}
-	return toProm(ls)
+	return encodeLabels(ls)
 }
 
-func (l *loop) add(ls []prompb.Label, t int64, v float64) {
-	l.smpl = append(l.smpl, prompb.Sample{Timestamp: t, Value: v})
-	l.series = append(l.series, prompb.TimeSeries{Labels: ls})
+// add encodes one TimeSeries of one sample into l.out:
+//
+//	WriteRequest.timeseries (1): TimeSeries{labels (1)..., samples (2): Sample{value (1) double, timestamp (2) varint}}
+func (l *loop) add(ls []byte, t int64, v float64) {
+	sampleLen := 1 + 8 + 1 + uvarintLen(uint64(t))
+	tsLen := len(ls) + 1 + uvarintLen(uint64(sampleLen)) + sampleLen
+	b := append(l.out, 0x0a)
+	b = binary.AppendUvarint(b, uint64(tsLen))
+	b = append(b, ls...)
+	b = append(b, 0x12)
+	b = binary.AppendUvarint(b, uint64(sampleLen))
+	b = append(b, 0x09)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+	b = append(b, 0x10)
+	l.out = binary.AppendUvarint(b, uint64(t))
 }
+
+func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
 
 // appendStale adds a staleness marker for every series of the previous
 // scrape missing from this one, and forgets series not seen since.
@@ -278,7 +300,7 @@ func (l *loop) markAllStale(ctx context.Context, e source.Emitter) {
 		return
 	}
 	now := time.Now()
-	l.series, l.smpl = l.series[:0], l.smpl[:0]
+	l.out = make([]byte, 0, l.lastLen+256)
 	l.iter++
 	l.appendStale(now.UnixMilli())
 	for _, r := range l.report {
@@ -287,27 +309,34 @@ func (l *loop) markAllStale(ctx context.Context, e source.Emitter) {
 	_ = e.Emit(ctx, []source.Record{l.record(now)}, nil) // fails only when ctx ended
 }
 
-// record encodes the built series as one WriteRequest. The body is new
-// each time: the emitter owns it once Emit returns.
+// record wraps the encoded WriteRequest. The body is new each scrape:
+// the emitter owns it once Emit returns.
 func (l *loop) record(now time.Time) source.Record {
-	for i := range l.series {
-		l.series[i].Samples = l.smpl[i : i+1 : i+1]
-	}
-	wr := prompb.WriteRequest{Timeseries: l.series}
-	body := make([]byte, wr.Size())
-	n, _ := wr.MarshalToSizedBuffer(body) // cannot fail with a buffer of Size()
+	body := l.out
+	l.out, l.lastLen = nil, len(body)
 	return source.Record{
-		Topic: l.s.cfg.Topic, Key: l.t.key, Body: body[len(body)-n:], Time: now,
+		Topic: l.s.cfg.Topic, Key: l.t.key, Body: body, Time: now,
 		Properties: map[string]string{source.PropContentType: source.ContentTypeWriteRequest, source.PropSource: l.s.cfg.Name},
 	}
 }
 
-func toProm(ls labels.Labels) []prompb.Label {
-	out := make([]prompb.Label, 0, ls.Len())
-	ls.Range(func(l labels.Label) {
-		if l.Value != "" {
-			out = append(out, prompb.Label{Name: l.Name, Value: l.Value})
+// encodeLabels encodes ls as the Label fields (1) of a TimeSeries,
+// skipping empty values.
+func encodeLabels(ls labels.Labels) []byte {
+	var b []byte
+	ls.Range(func(lb labels.Label) {
+		if lb.Value == "" {
+			return
 		}
+		n := 1 + uvarintLen(uint64(len(lb.Name))) + len(lb.Name) + 1 + uvarintLen(uint64(len(lb.Value))) + len(lb.Value)
+		b = append(b, 0x0a)
+		b = binary.AppendUvarint(b, uint64(n))
+		b = append(b, 0x0a)
+		b = binary.AppendUvarint(b, uint64(len(lb.Name)))
+		b = append(b, lb.Name...)
+		b = append(b, 0x12)
+		b = binary.AppendUvarint(b, uint64(len(lb.Value)))
+		b = append(b, lb.Value...)
 	})
-	return out
+	return b
 }

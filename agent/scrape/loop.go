@@ -46,7 +46,9 @@ type loop struct {
 	t    target
 	stop chan struct{} // closed when the target leaves the set
 	done chan struct{} // closed when the goroutine returned
-	buf  bytes.Buffer
+	// buf holds the body of the scrape in progress, from s.bufs: targets
+	// are spread over the interval, so a few buffers serve them all.
+	buf  *bytes.Buffer
 	iter uint64 // number of the current scrape
 	// cache is keyed by a hash of the raw series bytes rather than the
 	// bytes themselves: at 1,000 series per target the keys would be a
@@ -115,11 +117,17 @@ func (l *loop) scrapeOnce(ctx context.Context, start time.Time) source.Record {
 	l.iter++
 	ts := start.UnixMilli()
 	l.out = make([]byte, 0, l.lastLen+l.lastLen/8+256)
+	l.buf = l.s.bufs.Get().(*bytes.Buffer)
 	ct, err := l.fetch(ctx)
 	scraped, kept := 0, 0
 	if err == nil {
 		scraped, kept, err = l.parse(ct, ts)
 	}
+	// Nothing refers to the body after parsing: labels were copied and
+	// encoded, series bytes only hashed.
+	l.buf.Reset()
+	l.s.bufs.Put(l.buf)
+	l.buf = nil
 	up := 1.0
 	if err != nil {
 		up = 0
@@ -323,12 +331,19 @@ func (l *loop) record(now time.Time) source.Record {
 // encodeLabels encodes ls as the Label fields (1) of a TimeSeries,
 // skipping empty values.
 func encodeLabels(ls labels.Labels) []byte {
-	var b []byte
+	size := 0
+	ls.Range(func(lb labels.Label) {
+		if lb.Value != "" {
+			n := labelLen(lb)
+			size += 1 + uvarintLen(uint64(n)) + n
+		}
+	})
+	b := make([]byte, 0, size) // exact: one series' labels live as long as the series
 	ls.Range(func(lb labels.Label) {
 		if lb.Value == "" {
 			return
 		}
-		n := 1 + uvarintLen(uint64(len(lb.Name))) + len(lb.Name) + 1 + uvarintLen(uint64(len(lb.Value))) + len(lb.Value)
+		n := labelLen(lb)
 		b = append(b, 0x0a)
 		b = binary.AppendUvarint(b, uint64(n))
 		b = append(b, 0x0a)
@@ -339,4 +354,8 @@ func encodeLabels(ls labels.Labels) []byte {
 		b = append(b, lb.Value...)
 	})
 	return b
+}
+
+func labelLen(lb labels.Label) int {
+	return 1 + uvarintLen(uint64(len(lb.Name))) + len(lb.Name) + 1 + uvarintLen(uint64(len(lb.Value))) + len(lb.Value)
 }

@@ -1,9 +1,11 @@
 package scrape
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -18,6 +20,7 @@ type Scraper struct {
 	relabel       []*relabel.Config
 	metricRelabel []*relabel.Config
 	client        *http.Client
+	bufs          sync.Pool // of *bytes.Buffer, scrape bodies
 	sd            fileSD
 	m             scraperMetrics
 }
@@ -41,6 +44,7 @@ func New(cfg Config) (*Scraper, error) {
 		relabel:       prepareRelabel(cfg.RelabelConfigs),
 		metricRelabel: prepareRelabel(cfg.MetricRelabelConfigs),
 	}
+	s.bufs.New = func() any { return new(bytes.Buffer) }
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = cfg.TLSConfig
 	tr.MaxIdleConnsPerHost = 2

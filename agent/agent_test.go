@@ -29,15 +29,52 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// TestAgentShipsHostMetrics runs the agent with a host_metrics source
-// against a real broker and reads the metrics back.
-func TestAgentShipsHostMetrics(t *testing.T) {
+// startBroker starts a real broker, closed at the end of the test.
+func startBroker(t *testing.T) *server.Server {
+	t.Helper()
 	srv, err := server.Start(server.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", HTTPListen: "off",
 		AutoCreateTopics: true, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+// runAgent runs the agent until the end of the test, which fails if the
+// agent returns an error or does not stop within 15s.
+func runAgent(t *testing.T, sec *config.Agent) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, *sec, Options{Logger: quiet}) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("agent: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("agent did not stop within 15s")
+		}
+	})
+}
+
+func newClient(t *testing.T, addr string) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Config{Addr: addr, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestAgentShipsHostMetrics runs the agent with a host_metrics source
+// against a real broker and reads the metrics back.
+func TestAgentShipsHostMetrics(t *testing.T) {
+	srv := startBroker(t)
 	f, err := config.Parse("agent.yaml", []byte(`
 agent:
   broker: `+srv.Addr()+`
@@ -49,15 +86,9 @@ agent:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, *f.Agent, Options{Logger: quiet}) }()
+	runAgent(t, f.Agent)
 
-	c, err := client.New(client.Config{Addr: srv.Addr(), Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := newClient(t, srv.Addr())
 	cons, err := c.NewConsumer(client.ConsumerConfig{Group: "check", Topic: "metrics"})
 	if err != nil && !strings.Contains(err.Error(), "unknown_topic") {
 		t.Fatal(err)
@@ -81,15 +112,6 @@ agent:
 	if err := proto.Unmarshal(m.Body, &wr); err != nil || len(wr.Timeseries) == 0 {
 		t.Fatalf("body is not a WriteRequest with series: %v", err)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("agent: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("agent did not stop within 15s")
-	}
 }
 
 // TestAgentOutputKafka runs the agent with `output: kafka` into kfake and
@@ -99,7 +121,7 @@ func TestAgentOutputKafka(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer kc.Close()
+	t.Cleanup(kc.Close) // after the agent's cleanup, which flushes into it
 	f, err := config.Parse("agent.yaml", []byte(`
 agent:
   output: kafka
@@ -112,9 +134,7 @@ agent:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, *f.Agent, Options{Logger: quiet}) }()
+	runAgent(t, f.Agent)
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: kc.ListenAddrs(), Topic: "metrics", Partition: 0, MaxWait: 100 * time.Millisecond})
 	rctx, rcancel := context.WithTimeout(context.Background(), 20*time.Second)
 	m, err := r.ReadMessage(rctx)
@@ -127,21 +147,12 @@ agent:
 	if err := proto.Unmarshal(m.Value, &wr); err != nil || len(wr.Timeseries) == 0 || !strings.HasPrefix(string(m.Key), "node/") {
 		t.Fatalf("kafka message key %q is not a WriteRequest with series: %v", m.Key, err)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestAgentTailsFilesIntoBroker runs the agent with a file source and
 // reads the lines back from a real broker, in order, with properties.
 func TestAgentTailsFilesIntoBroker(t *testing.T) {
-	srv, err := server.Start(server.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", HTTPListen: "off",
-		AutoCreateTopics: true, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startBroker(t)
 	logDir := t.TempDir()
 	logFile := filepath.Join(logDir, "app.log")
 	var lines strings.Builder
@@ -160,20 +171,8 @@ agent:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, *f.Agent, Options{Logger: quiet}) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	c, err := client.New(client.Config{Addr: srv.Addr(), Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	runAgent(t, f.Agent)
+	c := newClient(t, srv.Addr())
 	var got []client.Message
 	for deadline := time.Now().Add(20 * time.Second); len(got) < 500 && time.Now().Before(deadline); {
 		cons, err := c.NewConsumer(client.ConsumerConfig{Group: "check", Topic: "logs"})
@@ -203,12 +202,7 @@ agent:
 // and reads the events back from the broker; the POST returns only once
 // they are durable.
 func TestAgentHTTPReceiverIntoBroker(t *testing.T) {
-	srv, err := server.Start(server.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", HTTPListen: "off",
-		AutoCreateTopics: true, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startBroker(t)
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := l.Addr().String()
 	l.Close()
@@ -223,15 +217,7 @@ agent:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, *f.Agent, Options{Logger: quiet}) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	runAgent(t, f.Agent)
 	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
 	var resp *http.Response
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
@@ -247,11 +233,7 @@ agent:
 	if resp.StatusCode/100 != 2 {
 		t.Fatalf("POST: %s", resp.Status)
 	}
-	c, err := client.New(client.Config{Addr: srv.Addr(), Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := newClient(t, srv.Addr())
 	cons, err := c.NewConsumer(client.ConsumerConfig{Group: "check", Topic: "events"})
 	if err != nil {
 		t.Fatalf("the events topic does not exist after a 2xx: %v", err)

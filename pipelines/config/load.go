@@ -48,11 +48,9 @@ type FieldError struct {
 
 // File is a whole configuration file.
 type File struct {
-	Broker *Broker `yaml:"broker"`
-	// Collector is checked by its own schema once the collector exists;
-	// until then it is carried as YAML.
+	Broker    *Broker    `yaml:"broker"`
 	Agent     *Agent     `yaml:"agent"`
-	Collector *yaml.Node `yaml:"collector"`
+	Collector *Collector `yaml:"collector"`
 
 	name      string
 	positions map[string]Pos
@@ -76,18 +74,27 @@ func (f *File) PosOf(path string) Pos {
 	}
 }
 
-// Load reads and checks a configuration file.
-func Load(path string) (*File, error) {
+// Load reads and checks a configuration file. The collector section's
+// processors and sinks are checked only by LoadWith.
+func Load(path string) (*File, error) { return LoadWith(path, nil) }
+
+// LoadWith reads and checks a configuration file, the collector's
+// processors and sinks against comps.
+func LoadWith(path string, comps *Components) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(path, data)
+	return ParseWith(path, data, comps)
 }
 
 // Parse checks a configuration held in data; name is used in errors. An
 // empty document is a valid configuration with every section absent.
-func Parse(name string, data []byte) (*File, error) {
+func Parse(name string, data []byte) (*File, error) { return ParseWith(name, data, nil) }
+
+// ParseWith is Parse that also checks the collector's processors and sinks
+// against comps (nil: their bodies are not checked and their Config stays nil).
+func ParseWith(name string, data []byte, comps *Components) (*File, error) {
 	f := &File{name: name, positions: map[string]Pos{}}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -105,7 +112,7 @@ func Parse(name string, data []byte) (*File, error) {
 		return f, nil
 	}
 	root := doc.Content[0]
-	w := walker{file: name, positions: f.positions}
+	w := walker{file: name, positions: f.positions, comps: comps}
 	w.expandEnv(root)
 	w.check(root, typeOf(f), "")
 	if len(w.errs) == 0 {
@@ -114,7 +121,7 @@ func Parse(name string, data []byte) (*File, error) {
 		}
 	}
 	if len(w.errs) == 0 {
-		for _, fe := range f.validate() {
+		for _, fe := range f.validate(comps) {
 			w.errs = append(w.errs, &Error{f.PosOf(fe.Path), fe.Msg})
 		}
 	}
@@ -143,8 +150,14 @@ func syntaxError(name string, err error) error {
 	return Errors{{Pos{name, line, 1}, msg}}
 }
 
-func (f *File) validate() []FieldError {
+func (f *File) validate(comps *Components) []FieldError {
 	var errs []FieldError
+	if f.Collector != nil {
+		errs = append(errs, f.Collector.Validate("collector")...)
+		if comps != nil {
+			errs = append(errs, f.Collector.decodeComponents(comps, "collector")...)
+		}
+	}
 	if f.Broker != nil {
 		errs = append(errs, f.Broker.Validate("broker")...)
 	}

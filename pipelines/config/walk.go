@@ -20,6 +20,11 @@ type walker struct {
 	file      string
 	positions map[string]Pos
 	errs      Errors
+	// comps, when not nil, has the collector's processor and sink types.
+	comps *Components
+	// extraKnown is a struct whose keys are also allowed in the mapping
+	// being checked (a sink's common keys beside its own).
+	extraKnown reflect.Type
 }
 
 func (w *walker) add(n *yaml.Node, format string, args ...any) {
@@ -75,6 +80,14 @@ func (w *walker) check(n *yaml.Node, t reflect.Type, path string) {
 		w.check(n, t.Elem(), path)
 		return
 	}
+	if w.comps != nil && t == processorType {
+		w.checkProcessor(n, path)
+		return
+	}
+	if w.comps != nil && t == sinkType {
+		w.checkSink(n, path)
+		return
+	}
 	if pt := reflect.PointerTo(t); pt.Implements(unmarshalerType) || pt.Implements(v2Unmarshaler) {
 		// The type decodes itself (Duration, Size, or a library's type
 		// such as relabel.Config): let it say what is wrong.
@@ -118,12 +131,11 @@ func (w *walker) checkStruct(n *yaml.Node, t reflect.Type, path string) {
 		w.add(n, "%s: want a mapping, got %s", path, kindName(n))
 		return
 	}
-	fields := map[string]reflect.Type{}
-	for f := range t.Fields() {
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if f.IsExported() && name != "" && name != "-" {
-			fields[name] = f.Type
-		}
+	fields := yamlFields(t)
+	var extra map[string]reflect.Type
+	if w.extraKnown != nil {
+		extra = yamlFields(w.extraKnown)
+		w.extraKnown = nil // for this mapping only, not the ones inside it
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -131,7 +143,7 @@ func (w *walker) checkStruct(n *yaml.Node, t reflect.Type, path string) {
 		ft, ok := fields[k.Value]
 		switch {
 		case !ok:
-			w.add(k, "unknown key %q in %s (known: %s)", k.Value, where(path), known(fields))
+			w.add(k, "unknown key %q in %s (known: %s)", k.Value, where(path), known(fields, extra))
 		case seen[k.Value]:
 			w.add(k, "%s: key %q repeated", where(path), k.Value)
 		default:
@@ -148,9 +160,24 @@ func where(path string) string {
 	return path
 }
 
-func known(fields map[string]reflect.Type) string {
-	names := make([]string, 0, len(fields))
+// yamlFields maps the yaml keys of struct type t to their field types.
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	fields := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if f.IsExported() && name != "" && name != "-" {
+			fields[name] = f.Type
+		}
+	}
+	return fields
+}
+
+func known(fields, extra map[string]reflect.Type) string {
+	names := make([]string, 0, len(fields)+len(extra))
 	for n := range fields {
+		names = append(names, n)
+	}
+	for n := range extra {
 		names = append(names, n)
 	}
 	sort.Strings(names)

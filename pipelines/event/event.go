@@ -1,0 +1,150 @@
+package event
+
+import (
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/prompb"
+)
+
+// Kind tells log events from metric events.
+type Kind uint8
+
+// The kinds of events.
+const (
+	KindLog Kind = iota
+	KindMetric
+)
+
+func (k Kind) String() string {
+	if k == KindMetric {
+		return "metric"
+	}
+	return "log"
+}
+
+// Field and meta names with a fixed meaning.
+const (
+	// FieldMessage is the log line.
+	FieldMessage = "message"
+	// MetaTopic and MetaKey are where the event was read from.
+	MetaTopic = "topic"
+	MetaKey   = "key"
+	// MetaHost, MetaSource and MetaFile are set by the agent.
+	MetaHost   = "host"
+	MetaSource = "source"
+	MetaFile   = "file"
+)
+
+// Event is one log event or one batch of metric samples.
+type Event struct {
+	Kind Kind
+	// Time is when the event happened: the agent's read time until a
+	// timestamp processor sets it from a field.
+	Time time.Time
+	// Fields is the log event's body. Values are what encoding/json
+	// produces: string, float64, bool, nil, []any and map[string]any, plus
+	// int64 and time.Time set by processors.
+	Fields map[string]any
+	// Meta is what came with the message (properties) and where it was
+	// read from.
+	Meta map[string]string
+	// Series and Metadata are a metric event's samples.
+	Series   []prompb.TimeSeries
+	Metadata []prompb.MetricMetadata
+	// Routes, when not nil, names the sinks this event goes to instead of
+	// its pipeline's `to` (set by the route processor; empty: none).
+	Routes []string
+}
+
+// NewLog returns a log event holding msg.
+func NewLog(msg string, t time.Time, meta map[string]string) *Event {
+	return &Event{Kind: KindLog, Time: t, Fields: map[string]any{FieldMessage: msg}, Meta: meta}
+}
+
+// Message returns the message field as a string ("" if it is not one).
+func (e *Event) Message() string {
+	s, _ := e.Fields[FieldMessage].(string)
+	return s
+}
+
+// Get returns the field at a dotted path ("http.status"); a top-level
+// field whose name itself contains dots is found first.
+func (e *Event) Get(path string) (any, bool) {
+	if v, ok := e.Fields[path]; ok {
+		return v, true
+	}
+	var cur any = e.Fields
+	for part := range strings.SplitSeq(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[part]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// Set sets the field at a dotted path, making the maps on the way.
+func (e *Event) Set(path string, v any) {
+	if e.Fields == nil {
+		e.Fields = map[string]any{}
+	}
+	m := e.Fields
+	for {
+		head, rest, more := strings.Cut(path, ".")
+		if !more {
+			m[head] = v
+			return
+		}
+		next, ok := m[head].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[head] = next
+		}
+		m, path = next, rest
+	}
+}
+
+// Delete removes the field at a dotted path and returns what it held.
+func (e *Event) Delete(path string) (any, bool) {
+	if v, ok := e.Fields[path]; ok {
+		delete(e.Fields, path)
+		return v, true
+	}
+	m := e.Fields
+	for {
+		head, rest, more := strings.Cut(path, ".")
+		if !more {
+			v, ok := m[head]
+			delete(m, head)
+			return v, ok
+		}
+		next, ok := m[head].(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		m, path = next, rest
+	}
+}
+
+// Samples returns how many samples a metric event holds.
+func (e *Event) Samples() int {
+	n := 0
+	for i := range e.Series {
+		n += len(e.Series[i].Samples) + len(e.Series[i].Histograms)
+	}
+	return n
+}
+
+// String returns a field as a string: strings as they are, numbers and
+// bools formatted, other values as JSON; ok is false when it is absent.
+func (e *Event) String(path string) (string, bool) {
+	v, ok := e.Get(path)
+	if !ok {
+		return "", false
+	}
+	return Format(v), true
+}

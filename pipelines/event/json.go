@@ -1,0 +1,213 @@
+package event
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Format returns v as text: strings as they are, numbers and bools
+// formatted, times in RFC 3339, anything else as JSON.
+func Format(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case nil:
+		return ""
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case int:
+		return strconv.Itoa(x)
+	case bool:
+		return strconv.FormatBool(x)
+	case time.Time:
+		return x.Format(time.RFC3339Nano)
+	}
+	return string(AppendValue(nil, v))
+}
+
+// AppendJSON appends the event as one JSON object, without a newline.
+// A log event is its fields, with "timestamp" (RFC 3339, the event's
+// time) first unless a field of that name exists, and its meta under
+// "meta". A metric event is {"timestamp", "series": [{"labels": {...},
+// "samples": [[unix_ms, value], ...]}], "meta"}. Keys are sorted, so the
+// same event always encodes the same way.
+func AppendJSON(dst []byte, e *Event) []byte {
+	dst = append(dst, '{')
+	if _, ok := e.Fields["timestamp"]; !ok {
+		dst = append(dst, `"timestamp":"`...)
+		dst = e.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
+		dst = append(dst, '"')
+	}
+	if e.Kind == KindMetric {
+		dst = append(dst, `,"series":[`...)
+		for i := range e.Series {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendSeries(dst, i, e)
+		}
+		dst = append(dst, ']')
+	} else {
+		for _, k := range sortedKeys(e.Fields) {
+			if len(dst) > 1 {
+				dst = append(dst, ',')
+			}
+			dst = AppendString(dst, k)
+			dst = append(dst, ':')
+			dst = AppendValue(dst, e.Fields[k])
+		}
+	}
+	if len(e.Meta) > 0 {
+		dst = append(dst, `,"meta":{`...)
+		for i, k := range sortedKeys(e.Meta) {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendString(dst, k)
+			dst = append(dst, ':')
+			dst = AppendString(dst, e.Meta[k])
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
+}
+
+func appendSeries(dst []byte, i int, e *Event) []byte {
+	s := &e.Series[i]
+	dst = append(dst, `{"labels":{`...)
+	for j, l := range s.Labels {
+		if j > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendString(dst, l.Name)
+		dst = append(dst, ':')
+		dst = AppendString(dst, l.Value)
+	}
+	dst = append(dst, `},"samples":[`...)
+	for j, smp := range s.Samples {
+		if j > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '[')
+		dst = strconv.AppendInt(dst, smp.Timestamp, 10)
+		dst = append(dst, ',')
+		dst = appendFloat(dst, smp.Value)
+		dst = append(dst, ']')
+	}
+	return append(dst, "]}"...)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// appendFloat writes NaN and infinities, which JSON has no numbers for, as
+// strings, the way Prometheus's JSON API does.
+func appendFloat(dst []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return strconv.AppendQuote(dst, strconv.FormatFloat(f, 'f', -1, 64))
+	}
+	return strconv.AppendFloat(dst, f, 'g', -1, 64)
+}
+
+// AppendValue appends a field value as JSON.
+func AppendValue(dst []byte, v any) []byte {
+	switch x := v.(type) {
+	case string:
+		return AppendString(dst, x)
+	case nil:
+		return append(dst, "null"...)
+	case bool:
+		return strconv.AppendBool(dst, x)
+	case float64:
+		return appendFloat(dst, x)
+	case int64:
+		return strconv.AppendInt(dst, x, 10)
+	case int:
+		return strconv.AppendInt(dst, int64(x), 10)
+	case time.Time:
+		dst = append(dst, '"')
+		dst = x.UTC().AppendFormat(dst, time.RFC3339Nano)
+		return append(dst, '"')
+	case map[string]any:
+		dst = append(dst, '{')
+		for i, k := range sortedKeys(x) {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendString(dst, k)
+			dst = append(dst, ':')
+			dst = AppendValue(dst, x[k])
+		}
+		return append(dst, '}')
+	case []any:
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendValue(dst, e)
+		}
+		return append(dst, ']')
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return AppendString(dst, err.Error())
+	}
+	return append(dst, b...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

@@ -78,3 +78,44 @@ func ParseSize(s string) (int64, error) {
 	}
 	return int64(n * float64(mult)), nil
 }
+
+// Retry is how a sink retries a failed request before giving the batch
+// back to the collector's on_failure policy: exponential back-off with
+// jitter from InitialBackoff (default 100ms) up to MaxBackoff (default
+// 30s), for at most MaxElapsed (default 1m; the collector then retries
+// the whole batch again if on_failure is retry, so nothing is lost).
+type Retry struct {
+	InitialBackoff Duration `yaml:"initial_backoff"`
+	MaxBackoff     Duration `yaml:"max_backoff"`
+	MaxElapsed     Duration `yaml:"max_elapsed"`
+}
+
+// WithDefaults returns r with every zero field at its default.
+func (r Retry) WithDefaults() Retry {
+	if r.InitialBackoff <= 0 {
+		r.InitialBackoff = Duration(100 * time.Millisecond)
+	}
+	if r.MaxBackoff <= 0 {
+		r.MaxBackoff = Duration(30 * time.Second)
+	}
+	if r.MaxElapsed <= 0 {
+		r.MaxElapsed = Duration(time.Minute)
+	}
+	return r
+}
+
+// TLS is the client TLS settings of a sink.
+type TLS struct {
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// BasicAuth is HTTP basic authentication; Password or PasswordFile.
+type BasicAuth struct {
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+}

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// designExample is the agent section of DESIGN.md, verbatim.
+// designExample is the example config of DESIGN.md, verbatim.
 const designExample = `
 broker:
   listen: 127.0.0.1:7600
@@ -30,6 +30,21 @@ agent:
     http_in: {type: http, listen: 127.0.0.1:8088, topic: logs}                        # NDJSON POST
 collector:
   broker: 127.0.0.1:7600
+  http_listen: 127.0.0.1:7620
+  group: collectors
+  pipelines:
+    logs:
+      from: {topic: logs}
+      processors:
+        - parse_json: {}
+      to: [archive]
+    metrics:
+      from: {topic: metrics}
+      to: [vm]
+  sinks:
+    archive: {type: file, path: "./out/logs-%Y-%m-%d.log", encoding: json}  # json | text (message only)
+    vm: {type: prometheus_remote_write, url: "http://127.0.0.1:8428/api/v1/write"}
+    bridge: {type: kafka, brokers: ["127.0.0.1:9092"], topic: logs}
 `
 
 func TestDesignExampleParses(t *testing.T) {

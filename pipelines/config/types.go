@@ -119,3 +119,17 @@ type BasicAuth struct {
 	Password     string `yaml:"password"`
 	PasswordFile string `yaml:"password_file"`
 }
+
+// HTTPClient is the settings of a sink that sends over HTTP, inlined in
+// its Config so the keys sit beside the sink's own.
+type HTTPClient struct {
+	// Headers are added to every request.
+	Headers   map[string]string `yaml:"headers"`
+	BasicAuth *BasicAuth        `yaml:"basic_auth"`
+	// BearerToken or BearerTokenFile (read at start) sets Authorization.
+	BearerToken     string `yaml:"bearer_token"`
+	BearerTokenFile string `yaml:"bearer_token_file"`
+	TLS             *TLS   `yaml:"tls"`
+	// Timeout bounds one request. Default 30s.
+	Timeout Duration `yaml:"timeout"`
+}

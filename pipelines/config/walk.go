@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
@@ -164,7 +165,11 @@ func where(path string) string {
 func yamlFields(t reflect.Type) map[string]reflect.Type {
 	fields := map[string]reflect.Type{}
 	for f := range t.Fields() {
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if f.IsExported() && opts == "inline" && f.Type.Kind() == reflect.Struct {
+			maps.Copy(fields, yamlFields(f.Type))
+			continue
+		}
 		if f.IsExported() && name != "" && name != "-" {
 			fields[name] = f.Type
 		}

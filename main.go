@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluicehq/sluice/agent"
 	"github.com/sluicehq/sluice/broker/cli"
+	"github.com/sluicehq/sluice/collector"
 	"github.com/sluicehq/sluice/pipelines/config"
 )
 
@@ -34,7 +35,7 @@ func newRootCmd() *cobra.Command {
 		// A usage dump after a runtime error hides the error itself.
 		SilenceUsage: true,
 	}
-	root.AddCommand(newVersionCmd(), cli.BrokerCommand(), agent.Command(), cli.AdminCommand(), cli.BenchCommand(), newValidateCmd())
+	root.AddCommand(newVersionCmd(), cli.BrokerCommand(), agent.Command(), collector.Command(), cli.AdminCommand(), cli.BenchCommand(), newValidateCmd())
 	return root
 }
 
@@ -74,7 +75,7 @@ func newValidateCmd() *cobra.Command {
 		Short: "Check a config file: every problem as FILE:LINE:COL: message",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := config.Load(path); err != nil {
+			if _, err := config.LoadWith(path, collector.Components()); err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), err)
 				cmd.SilenceErrors = true
 				return err

@@ -39,7 +39,7 @@ func (cons *Consumer) consume(ctx context.Context, handler Handler) error {
 		}
 		// Everything Poll returned goes to the handler, so its positions
 		// (past messages the tag filter dropped, too) are what to commit.
-		offsets := cons.takePolled()
+		offsets := cons.TakePolled()
 		for attempt := 0; ; attempt++ {
 			err := handler(ctx, msgs)
 			if err == nil {

@@ -221,10 +221,11 @@ func (cons *Consumer) take(r fetchResult, out []Message) []Message {
 	return append(out, r.msgs...)
 }
 
-// takePolled returns the next offsets of everything Poll returned since
-// the last call. They may be past the last message returned, over
-// messages the tag filter dropped.
-func (cons *Consumer) takePolled() map[uint32]int64 {
+// TakePolled returns, per queue, the next offset after everything Poll
+// returned since the last call: what to pass to CommitOffsets once all of
+// it is handled. It may be past the last message returned, over messages
+// the tag filter dropped, so that a filtered subscription's lag shrinks.
+func (cons *Consumer) TakePolled() map[uint32]int64 {
 	cons.mu.Lock()
 	defer cons.mu.Unlock()
 	p := cons.polled

@@ -1,11 +1,13 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -49,6 +51,10 @@ type From struct {
 	// StartFrom is where a group with no committed offsets starts:
 	// earliest (default), latest or an RFC 3339 time.
 	StartFrom string `yaml:"start_from"`
+	// Group overrides the collector's group for this pipeline: two
+	// pipelines that read one topic need different groups, or they would
+	// split its messages between them.
+	Group string `yaml:"group"`
 }
 
 // Processor is one entry of a pipeline's processors: a mapping with one
@@ -325,8 +331,18 @@ func (c *Collector) Validate(path string) []FieldError {
 	if len(c.Pipelines) == 0 {
 		bad("pipelines", "a collector needs at least one pipeline")
 	}
+	readers := map[[2]string]string{} // (topic, group) -> pipeline
 	for _, pn := range sortedNames(c.Pipelines) {
 		errs = append(errs, c.validatePipeline(join(path, "pipelines."+pn), pn)...)
+		if p := c.Pipelines[pn]; p != nil {
+			group := cmp.Or(p.From.Group, c.Group, DefaultCollectorGroup)
+			k := [2]string{p.From.Topic, group}
+			if other, dup := readers[k]; dup {
+				bad("pipelines."+pn+".from", "pipelines %s and %s both read topic %s in group %q: they would split its messages; give one of them from.group",
+					other, pn, p.From.Topic, group)
+			}
+			readers[k] = pn
+		}
 	}
 	for _, sn := range sortedNames(c.Sinks) {
 		s := c.Sinks[sn]
@@ -365,6 +381,13 @@ func (c *Collector) validatePipeline(path, name string) []FieldError {
 	}
 	if !topicRe.MatchString(p.From.Topic) {
 		bad("from.topic", "pipeline %s: topic %q: want 1-200 of A-Z a-z 0-9 . _ -", name, p.From.Topic)
+	}
+	switch p.From.StartFrom {
+	case "", "earliest", "latest":
+	default:
+		if _, err := time.Parse(time.RFC3339, p.From.StartFrom); err != nil || c.Input == "kafka" {
+			bad("from.start_from", "pipeline %s: start_from %q: want earliest, latest or (broker input) an RFC 3339 time", name, p.From.StartFrom)
+		}
 	}
 	if p.From.Tags != "" && c.Input == "kafka" {
 		bad("from.tags", "pipeline %s: tags filter broker topics; Kafka has no tags", name)

@@ -29,8 +29,8 @@ type generation struct {
 
 // build makes every sink a pipeline uses and every processor; nothing
 // runs yet. On error nothing is left open.
-func (c *Collector) build(cfg config.Collector) (g *generation, err error) {
-	g = &generation{cfg: cfg, sinks: map[string]*sinkRunner{}}
+func (c *Collector) build(cfg config.Collector) (_ *generation, err error) {
+	g := &generation{cfg: cfg, sinks: map[string]*sinkRunner{}}
 	defer func() {
 		if err != nil {
 			closeSinks(context.Background(), g.sinks)

@@ -153,15 +153,15 @@ func (w *walker) checkSink(n *yaml.Node, path string) {
 		return
 	}
 	common, own := splitSink(n)
-	typ := ""
+	typ, at := "", n
 	for i := 0; i+1 < len(common.Content); i += 2 {
 		if common.Content[i].Value == "type" {
-			typ = common.Content[i+1].Value
+			typ, at = common.Content[i+1].Value, common.Content[i+1]
 		}
 	}
 	newCfg, ok := w.comps.Sinks[typ]
 	if !ok {
-		w.add(n, "%s: type %q is not a sink type (known: %s)", path, typ, w.names(w.comps.Sinks))
+		w.add(at, "%s: type %q is not a sink type (known: %s)", path, typ, w.names(w.comps.Sinks))
 		return
 	}
 	w.check(common, sinkCommonType, path)
@@ -257,7 +257,8 @@ func validateComponent(cfg any, path string) []FieldError {
 	}
 	var errs []FieldError
 	for _, fe := range component.FieldErrors(v.Validate()) {
-		errs = append(errs, FieldError{joinField(path, fe.Path), fe.Msg})
+		at := joinField(path, fe.Path)
+		errs = append(errs, FieldError{at, at + ": " + fe.Msg})
 	}
 	return errs
 }

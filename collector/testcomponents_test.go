@@ -81,7 +81,9 @@ type upperConfig struct {
 	RouteTo []string `yaml:"route_to"`
 }
 
-func (c *upperConfig) SinkRefs() map[string][]string { return map[string][]string{"route_to": c.RouteTo} }
+func (c *upperConfig) SinkRefs() map[string][]string {
+	return map[string][]string{"route_to": c.RouteTo}
+}
 
 type upper struct{ cfg upperConfig }
 

@@ -31,21 +31,55 @@ const (
 	shutdownTimeout   = 10 * time.Second
 )
 
+// ErrNotRunning is returned by Reload before the agent's sources started
+// or after they stopped.
+var ErrNotRunning = errors.New("agent: not running")
+
 // Options are what Run needs besides the agent section.
 type Options struct {
 	Logger *slog.Logger
-	// Ready, if set, receives the HTTP address once the agent serves.
+	// Ready, if set, receives the HTTP address ("" with http_listen: off)
+	// once the agent serves and its sources run: Reload works from then on.
 	Ready func(httpAddr string)
 }
 
-// Run runs the agent until ctx ends.
-func Run(ctx context.Context, sec config.Agent, opt Options) error {
-	lg := opt.Logger
-	if lg == nil {
-		lg = slog.Default()
+// Agent is the agent of one host: its output, spool, shipper, sources and
+// HTTP endpoint. Run runs it once; Reload changes its sources meanwhile.
+type Agent struct {
+	lg   *slog.Logger
+	opt  Options
+	set  *metrics.Set
+	host string
+	rm   reloadMetrics
+
+	// mu serialises Reload with the start and the stop of the sources,
+	// and guards the fields below.
+	mu      sync.Mutex
+	sec     config.Agent // what runs: sources as reloaded, the rest as started
+	ctx     context.Context
+	emitter source.Emitter
+	running map[string]*runningSource
+}
+
+// New returns an agent for sec; Run starts it.
+func New(sec config.Agent, opt Options) *Agent {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
 	}
 	host, _ := os.Hostname()
 	set := metrics.NewSet()
+	return &Agent{lg: opt.Logger, opt: opt, set: set, host: host, rm: newReloadMetrics(set), sec: sec,
+		running: map[string]*runningSource{}}
+}
+
+// Run runs the agent for sec until ctx ends.
+func Run(ctx context.Context, sec config.Agent, opt Options) error {
+	return New(sec, opt).Run(ctx)
+}
+
+// Run runs the agent until ctx ends. It may be called once.
+func (a *Agent) Run(ctx context.Context) error {
+	sec, lg, set := a.sec, a.lg, a.set
 	out, closeOut, err := newOutput(sec, lg, set)
 	if err != nil {
 		return err
@@ -61,17 +95,23 @@ func Run(ctx context.Context, sec config.Agent, opt Options) error {
 	if err != nil {
 		return err
 	}
-	sources, err := buildSources(sec, sourceEnv{host: host, stateDir: orDefault(sec.Spool.Dir, DefaultSpoolDir), lg: lg, set: set})
+	sources, err := buildSources(sec, a.env())
 	if err != nil {
 		return err
 	}
-	stopHTTP, err := serveHTTP(orDefault(sec.HTTPListen, DefaultHTTPListen), set, lg, opt.Ready)
+	httpAddr, stopHTTP, err := serveHTTP(orDefault(sec.HTTPListen, DefaultHTTPListen), set, lg)
 	if err != nil {
+		closeSources(sources)
 		return err
 	}
 	defer stopHTTP()
 	sh.Start()
-	err = runSources(ctx, sources, sh, lg)
+	a.startSources(ctx, sh, sources)
+	if a.opt.Ready != nil {
+		a.opt.Ready(httpAddr)
+	}
+	<-ctx.Done()
+	a.stopSources()
 	// Sources have stopped: flush what the producer holds, then stop.
 	fctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
@@ -79,7 +119,12 @@ func Run(ctx context.Context, sec config.Agent, opt Options) error {
 		lg.Warn("agent stopping with records not yet acknowledged; they are sent after the next start", "err", ferr)
 	}
 	sh.Close()
-	return err
+	return nil
+}
+
+// env is what the agent gives every source it builds.
+func (a *Agent) env() sourceEnv {
+	return sourceEnv{host: a.host, stateDir: orDefault(a.sec.Spool.Dir, DefaultSpoolDir), lg: a.lg, set: a.set}
 }
 
 // output is where the shipper sends: the broker's producer or Kafka.
@@ -115,9 +160,12 @@ func newOutput(sec config.Agent, lg *slog.Logger, set *metrics.Set) (output, fun
 
 type namedSource struct {
 	name string
+	cfg  config.Source
 	src  source.Source
 }
 
+// buildSources builds every source of sec, or none: receivers listen
+// from New on, so on an error the ones built release their ports.
 func buildSources(sec config.Agent, env sourceEnv) ([]namedSource, error) {
 	names := make([]string, 0, len(sec.Sources))
 	for n := range sec.Sources {
@@ -127,55 +175,112 @@ func buildSources(sec config.Agent, env sourceEnv) ([]namedSource, error) {
 	var out []namedSource
 	var errs []error
 	for _, n := range names {
-		e := env
-		e.lg = env.lg.With("source", n)
-		s, err := buildSource(n, sec.Sources[n], e)
+		s, err := buildNamed(n, sec.Sources[n], env)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, namedSource{n, s})
+		out = append(out, s)
 	}
 	if err := errors.Join(errs...); err != nil {
-		// Receivers listen from New on: release their ports.
-		for _, s := range out {
-			if c, ok := s.src.(io.Closer); ok {
-				c.Close()
-			}
-		}
+		closeSources(out)
 		return nil, err
 	}
 	return out, nil
 }
 
-// runSources runs every source until ctx ends; a source that fails is
-// logged and the others go on.
-func runSources(ctx context.Context, sources []namedSource, e source.Emitter, lg *slog.Logger) error {
-	var wg sync.WaitGroup
-	for _, s := range sources {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.src.Run(ctx, e); err != nil {
-				lg.Error("source stopped", "source", s.name, "err", err)
-			}
-		}()
-	}
-	wg.Wait()
-	return nil
+func buildNamed(name string, sc config.Source, env sourceEnv) (namedSource, error) {
+	env.lg = env.lg.With("source", name)
+	s, err := buildSource(name, sc, env)
+	return namedSource{name, sc, s}, err
 }
 
-// serveHTTP serves /metrics and /healthz; the returned func stops it.
-func serveHTTP(addr string, set *metrics.Set, lg *slog.Logger, ready func(string)) (func(), error) {
-	if addr == "off" {
-		if ready != nil {
-			ready("")
+// closeSources releases what sources built but never run hold.
+func closeSources(sources []namedSource) {
+	for _, s := range sources {
+		if c, ok := s.src.(io.Closer); ok {
+			c.Close()
 		}
-		return func() {}, nil
+	}
+}
+
+// runningSource is a source whose Run goroutine the agent owns.
+type runningSource struct {
+	cfg    config.Source
+	cancel context.CancelFunc
+	done   chan struct{} // closed when Run returned
+}
+
+// exited reports whether the source's Run returned (it failed, or was
+// stopped).
+func (r *runningSource) exited() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (r *runningSource) stop() {
+	r.cancel()
+	<-r.done
+}
+
+// startSources starts sources under ctx, emitting into e; from then on
+// Reload may change them.
+func (a *Agent) startSources(ctx context.Context, e source.Emitter, sources []namedSource) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ctx, a.emitter = ctx, e
+	for _, s := range sources {
+		a.startLocked(s)
+	}
+	a.rm.lastSuccess.Set(float64(time.Now().Unix()))
+}
+
+// startLocked runs s until the agent's context ends or it is stopped; a
+// source that fails is logged and the others go on.
+func (a *Agent) startLocked(s namedSource) {
+	ctx, cancel := context.WithCancel(a.ctx)
+	r := &runningSource{cfg: s.cfg, cancel: cancel, done: make(chan struct{})}
+	a.running[s.name] = r
+	go func() {
+		defer close(r.done)
+		if err := s.src.Run(ctx, a.emitter); err != nil {
+			a.lg.Error("source stopped", "source", s.name, "err", err)
+		}
+	}()
+}
+
+// stopSources stops every source and waits for them; Reload fails after.
+func (a *Agent) stopSources() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	stopAll(a.running)
+	clear(a.running)
+	a.ctx, a.emitter = nil, nil
+}
+
+// stopAll stops the sources together and waits for every one.
+func stopAll(rs map[string]*runningSource) {
+	for _, r := range rs {
+		r.cancel()
+	}
+	for _, r := range rs {
+		<-r.done
+	}
+}
+
+// serveHTTP serves /metrics and /healthz; it returns the address it
+// listens on and a func stopping it.
+func serveHTTP(addr string, set *metrics.Set, lg *slog.Logger) (string, func(), error) {
+	if addr == "off" {
+		return "", func() {}, nil
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("agent http: %w", err)
+		return "", nil, fmt.Errorf("agent http: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) { set.WritePrometheus(w) })
@@ -188,10 +293,7 @@ func serveHTTP(addr string, set *metrics.Set, lg *slog.Logger, ready func(string
 			lg.Error("agent http", "err", err)
 		}
 	}()
-	if ready != nil {
-		ready(l.Addr().String())
-	}
-	return func() {
+	return l.Addr().String(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)

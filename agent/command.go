@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,13 +13,17 @@ import (
 	"github.com/sluicehq/sluice/pipelines/config"
 )
 
-// Command is `sluice agent [-c FILE]`.
+// Command is `sluice agent [-c FILE]`. SIGTERM and SIGINT stop it; SIGHUP
+// reads FILE again and reloads the sources (Agent.ReloadFile).
 func Command() *cobra.Command {
 	var cfgPath string
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run the agent: read sources on this host and ship them to the broker",
-		Args:  cobra.NoArgs,
+		Long: "Run the agent: read sources on this host and ship them to the broker.\n\n" +
+			"SIGHUP reads the config file again and reloads the sources; changes to broker,\n" +
+			"http_listen, output, kafka and spool need a restart.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := config.Load(cfgPath)
 			if err != nil {
@@ -30,11 +35,40 @@ func Command() *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			lg := slog.New(slog.NewTextHandler(os.Stderr, nil))
-			return Run(ctx, *f.Agent, Options{Logger: lg, Ready: func(addr string) {
+			a := New(*f.Agent, Options{Logger: lg, Ready: func(addr string) {
 				lg.Info("agent running", "http", addr, "sources", len(f.Agent.Sources))
 			}})
+			done := reloadOnHUP(ctx, a, cfgPath)
+			defer done()
+			return a.Run(ctx)
 		},
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "sluice.yaml", "config file (YAML, agent: section)")
 	return cmd
+}
+
+// reloadOnHUP reloads a from path on every SIGHUP until ctx ends; the
+// returned func stops listening and waits for a reload under way.
+func reloadOnHUP(ctx context.Context, a *Agent, path string) func() {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				a.lg.Info("SIGHUP: reloading the config", "file", path)
+				a.ReloadFile(path) // logs and counts its outcome
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		cancel()
+		<-done
+	}
 }

@@ -1,0 +1,102 @@
+package loki
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sluicehq/sluice/pipelines/event"
+)
+
+// template is a label or structured metadata value: literal text with
+// placeholders `{{ path }}` (a field at a dotted path) and
+// `{{ meta.key }}` (a meta key), parsed once at start.
+type template struct {
+	parts []part
+}
+
+// part is literal text (ref == "") or a reference to a field or meta key.
+type part struct {
+	literal string
+	ref     string
+	meta    bool
+}
+
+// parseTemplate parses s; the error says what is wrong in it.
+func parseTemplate(s string) (template, error) {
+	var t template
+	rest := s
+	for rest != "" {
+		open := strings.Index(rest, "{{")
+		if open < 0 {
+			if strings.Contains(rest, "}}") {
+				return template{}, fmt.Errorf("%q has a }} with no {{ before it", s)
+			}
+			t.parts = append(t.parts, part{literal: rest})
+			break
+		}
+		if lit := rest[:open]; lit != "" {
+			if strings.Contains(lit, "}}") {
+				return template{}, fmt.Errorf("%q has a }} with no {{ before it", s)
+			}
+			t.parts = append(t.parts, part{literal: lit})
+		}
+		inner, after, ok := strings.Cut(rest[open+2:], "}}")
+		if !ok {
+			return template{}, fmt.Errorf("%q has a {{ with no }} after it", s)
+		}
+		p, err := parseRef(strings.TrimSpace(inner))
+		if err != nil {
+			return template{}, fmt.Errorf("%q: %w", s, err)
+		}
+		t.parts = append(t.parts, p)
+		rest = after
+	}
+	return t, nil
+}
+
+func parseRef(ref string) (part, error) {
+	switch {
+	case ref == "":
+		return part{}, fmt.Errorf("empty {{ }}: want {{ field.path }} or {{ meta.key }}")
+	case strings.Contains(ref, "{{"):
+		return part{}, fmt.Errorf("{{ inside {{ }}")
+	case strings.ContainsAny(ref, " \t\n|()"):
+		return part{}, fmt.Errorf("{{ %s }} is not a field path or meta.key (no spaces, pipes or functions)", ref)
+	}
+	if key, ok := strings.CutPrefix(ref, "meta."); ok {
+		if key == "" {
+			return part{}, fmt.Errorf("{{ meta. }} names no meta key")
+		}
+		return part{ref: key, meta: true}, nil
+	}
+	for seg := range strings.SplitSeq(ref, ".") {
+		if seg == "" {
+			return part{}, fmt.Errorf("field path %q has an empty segment", ref)
+		}
+	}
+	return part{ref: ref}, nil
+}
+
+// appendTo appends what t expands to for e: absent fields and meta keys
+// expand empty, other values as event.Format writes them.
+func (t template) appendTo(dst []byte, e *event.Event) []byte {
+	for _, p := range t.parts {
+		switch {
+		case p.ref == "":
+			dst = append(dst, p.literal...)
+		case p.meta:
+			dst = append(dst, e.Meta[p.ref]...)
+		default:
+			v, ok := e.Get(p.ref)
+			if !ok {
+				continue
+			}
+			if s, isString := v.(string); isString {
+				dst = append(dst, s...)
+			} else {
+				dst = append(dst, event.Format(v)...)
+			}
+		}
+	}
+	return dst
+}

@@ -1,0 +1,203 @@
+package remotewrite
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/golang/snappy"
+	"github.com/prometheus/prometheus/prompb"
+	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
+)
+
+// maxKeptBuffer is the largest encoding buffer a shard keeps for the next
+// Write; a larger one (a request of unusually long labels) is let go.
+const maxKeptBuffer = 8 << 20
+
+// encoder turns a request's chunks into a snappy-compressed protobuf
+// body. Each shard has one, used by its goroutine only; every buffer is
+// reused from request to request, so a steady stream of requests
+// allocates nothing here.
+type encoder struct {
+	chunks []chunk
+	v1     prompb.WriteRequest
+	v2     writev2.Request
+	// symbols and symbolList are the v2 request's symbols table:
+	// symbolList[0] is "" as the spec wants.
+	symbols    map[string]uint32
+	symbolList []string
+	refs       []uint32
+	samples    []writev2.Sample
+	histograms []writev2.Histogram
+	exemplars  []writev2.Exemplar
+	pb, snappy []byte
+}
+
+// encodeV1 returns the body of a prometheus.WriteRequest holding chunks
+// and metadata.
+func (e *encoder) encodeV1(chunks []chunk, metadata []prompb.MetricMetadata) ([]byte, error) {
+	ts := e.v1.Timeseries[:0]
+	for _, c := range chunks {
+		ts = append(ts, prompb.TimeSeries{Labels: c.s.labels, Samples: c.samples, Histograms: c.histograms, Exemplars: c.exemplars})
+	}
+	e.v1.Timeseries, e.v1.Metadata = ts, metadata
+	size := e.v1.Size()
+	if cap(e.pb) < size {
+		e.pb = make([]byte, size)
+	}
+	n, err := e.v1.MarshalToSizedBuffer(e.pb[:size])
+	if err != nil {
+		return nil, fmt.Errorf("marshal write request: %w", err)
+	}
+	return e.compress(e.pb[size-n : size]), nil
+}
+
+// encodeV2 returns the body of an io.prometheus.write.v2.Request holding
+// chunks, each series with the metadata of its metric family. A chunk
+// with both float and histogram samples becomes two series, as the spec
+// wants.
+func (e *encoder) encodeV2(chunks []chunk, metadata map[string]prompb.MetricMetadata) ([]byte, error) {
+	e.resetSymbols()
+	e.refs, e.samples, e.histograms, e.exemplars = e.refs[:0], e.samples[:0], e.histograms[:0], e.exemplars[:0]
+	ts := e.v2.Timeseries[:0]
+	for _, c := range chunks {
+		start := len(e.refs)
+		for _, l := range c.s.labels {
+			e.refs = append(e.refs, e.symbol(l.Name), e.symbol(l.Value))
+		}
+		refs := e.refs[start:len(e.refs):len(e.refs)]
+		md := e.metadataV2(c.s.labels, metadata)
+		exemplars := e.exemplarsV2(c.exemplars)
+		if len(c.samples) > 0 {
+			ts = append(ts, writev2.TimeSeries{LabelsRefs: refs, Samples: e.samplesV2(c.samples), Exemplars: exemplars, Metadata: md})
+			exemplars = nil
+		}
+		if len(c.histograms) > 0 {
+			ts = append(ts, writev2.TimeSeries{LabelsRefs: refs, Histograms: e.histogramsV2(c.histograms), Exemplars: exemplars, Metadata: md})
+		}
+	}
+	e.v2.Symbols, e.v2.Timeseries = e.symbolList, ts
+	pb, err := e.v2.OptimizedMarshal(e.pb)
+	if err != nil {
+		return nil, fmt.Errorf("marshal v2 write request: %w", err)
+	}
+	e.pb = pb
+	return e.compress(pb), nil
+}
+
+func (e *encoder) resetSymbols() {
+	if e.symbols == nil {
+		e.symbols = map[string]uint32{}
+	}
+	clear(e.symbols)
+	e.symbols[""] = 0
+	clear(e.symbolList)
+	e.symbolList = append(e.symbolList[:0], "")
+}
+
+func (e *encoder) symbol(s string) uint32 {
+	if ref, ok := e.symbols[s]; ok {
+		return ref
+	}
+	ref := uint32(len(e.symbolList))
+	e.symbolList = append(e.symbolList, s)
+	e.symbols[s] = ref
+	return ref
+}
+
+func (e *encoder) samplesV2(in []prompb.Sample) []writev2.Sample {
+	start := len(e.samples)
+	for _, s := range in {
+		e.samples = append(e.samples, writev2.Sample{Value: s.Value, Timestamp: s.Timestamp})
+	}
+	return e.samples[start:len(e.samples):len(e.samples)]
+}
+
+// histogramsV2 converts native histograms through the model type: they
+// are rare next to float samples, so the allocations do not matter.
+func (e *encoder) histogramsV2(in []prompb.Histogram) []writev2.Histogram {
+	start := len(e.histograms)
+	for i := range in {
+		h := &in[i]
+		if h.IsFloatHistogram() {
+			e.histograms = append(e.histograms, writev2.FromFloatHistogram(0, h.Timestamp, h.ToFloatHistogram()))
+		} else {
+			e.histograms = append(e.histograms, writev2.FromIntHistogram(0, h.Timestamp, h.ToIntHistogram()))
+		}
+	}
+	return e.histograms[start:len(e.histograms):len(e.histograms)]
+}
+
+func (e *encoder) exemplarsV2(in []prompb.Exemplar) []writev2.Exemplar {
+	if len(in) == 0 {
+		return nil
+	}
+	start := len(e.exemplars)
+	for _, x := range in {
+		refStart := len(e.refs)
+		for _, l := range x.Labels {
+			e.refs = append(e.refs, e.symbol(l.Name), e.symbol(l.Value))
+		}
+		refs := e.refs[refStart:len(e.refs):len(e.refs)]
+		e.exemplars = append(e.exemplars, writev2.Exemplar{LabelsRefs: refs, Value: x.Value, Timestamp: x.Timestamp})
+	}
+	return e.exemplars[start:len(e.exemplars):len(e.exemplars)]
+}
+
+// familySuffixes are what a series name may add to its family's name:
+// histogram and summary parts, and OpenMetrics counters and infos.
+var familySuffixes = []string{"_bucket", "_count", "_sum", "_total", "_created", "_info", "_gcount", "_gsum"}
+
+// metadataV2 returns the metadata of the series' metric family: the one
+// named as the series, else the one named as the series without a
+// suffix of familySuffixes; none is the zero Metadata (type unspecified).
+func (e *encoder) metadataV2(labels []prompb.Label, metadata map[string]prompb.MetricMetadata) writev2.Metadata {
+	if len(metadata) == 0 {
+		return writev2.Metadata{}
+	}
+	name := labelValue(labels, labelName)
+	m, ok := metadata[name]
+	for i := 0; !ok && i < len(familySuffixes); i++ {
+		if family, cut := strings.CutSuffix(name, familySuffixes[i]); cut {
+			m, ok = metadata[family]
+		}
+	}
+	if !ok {
+		return writev2.Metadata{}
+	}
+	// The two enums number the types alike (UNKNOWN is UNSPECIFIED).
+	return writev2.Metadata{Type: writev2.Metadata_MetricType(m.Type), HelpRef: e.symbol(m.Help), UnitRef: e.symbol(m.Unit)}
+}
+
+// compress snappy-encodes pb (block format, not framed) into the
+// encoder's buffer.
+func (e *encoder) compress(pb []byte) []byte {
+	n := snappy.MaxEncodedLen(len(pb))
+	if cap(e.snappy) < n {
+		e.snappy = make([]byte, n)
+	}
+	return snappy.Encode(e.snappy[:n], pb)
+}
+
+// release drops the references to the Write's events and buffers grown
+// too large to keep.
+func (e *encoder) release() {
+	clear(e.chunks)
+	e.chunks = e.chunks[:0]
+	clear(e.v1.Timeseries)
+	e.v1.Timeseries, e.v1.Metadata = e.v1.Timeseries[:0], nil
+	clear(e.v2.Timeseries)
+	e.v2.Timeseries, e.v2.Symbols = e.v2.Timeseries[:0], nil
+	clear(e.symbols)
+	clear(e.symbolList)
+	e.symbolList = e.symbolList[:0]
+	clear(e.histograms)
+	e.histograms = e.histograms[:0]
+	clear(e.exemplars)
+	e.exemplars = e.exemplars[:0]
+	if cap(e.pb) > maxKeptBuffer {
+		e.pb = nil
+	}
+	if cap(e.snappy) > maxKeptBuffer {
+		e.snappy = nil
+	}
+}

@@ -1,10 +1,30 @@
 package collector
 
+import (
+	"github.com/sluicehq/sluice/pipelines/transform"
+	"github.com/sluicehq/sluice/sinks/kafka"
+	"github.com/sluicehq/sluice/sinks/loki"
+	"github.com/sluicehq/sluice/sinks/remotewrite"
+)
+
 // builtins is the one list of the processor and sink types this build of
 // sluice has. A type is added here and nowhere else.
 func builtins() *registry {
 	return &registry{
-		processors: map[string]processorFactory{},
-		sinks:      map[string]sinkFactory{},
+		processors: map[string]processorFactory{
+			"set":      processor(transform.NewSet),
+			"rename":   processor(transform.NewRename),
+			"remove":   processor(transform.NewRemove),
+			"redact":   processor(transform.NewRedact),
+			"filter":   processor(transform.NewFilter),
+			"route":    processor(transform.NewRoute),
+			"sample":   processor(transform.NewSample),
+			"throttle": processor(transform.NewThrottle),
+		},
+		sinks: map[string]sinkFactory{
+			"prometheus_remote_write": sink(remotewrite.New),
+			"kafka":                   sink(kafka.New),
+			"loki":                    sink(loki.New),
+		},
 	}
 }

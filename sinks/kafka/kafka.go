@@ -69,12 +69,12 @@ func New(cfg Config, set component.Settings) (*Sink, error) {
 		batchBytes: int64(cfg.BatchBytes),
 		backoff:    component.Backoff{Initial: cfg.Retry.InitialBackoff.D(), Max: cfg.Retry.MaxBackoff.D()},
 		maxElapsed: cfg.Retry.MaxElapsed.D(),
-		enc: encoder{topic: topic, key: key, json: cfg.Encoding == "json", headers: *cfg.HeadersFromMeta},
-		messages: set.Metrics.GetOrCreateCounter(`sluice_collector_sink_kafka_messages_total{` + lbl + `}`),
-		bytes:    set.Metrics.GetOrCreateCounter(`sluice_collector_sink_kafka_bytes_total{` + lbl + `}`),
-		retries:  set.Metrics.GetOrCreateCounter(`sluice_collector_sink_retries_total{` + lbl + `}`),
-		failures: set.Metrics.GetOrCreateCounter(`sluice_collector_sink_kafka_errors_total{` + lbl + `}`),
-		dropped:  set.Metrics.GetOrCreateCounter(`sluice_collector_sink_kafka_dropped_total{` + lbl + `,reason="empty_topic"}`),
+		enc:        encoder{topic: topic, key: key, json: cfg.Encoding == "json", headers: *cfg.HeadersFromMeta},
+		messages:   set.Metrics.GetOrCreateCounter(`sluice_collector_sink_kafka_messages_total{` + lbl + `}`),
+		bytes:      set.Metrics.GetOrCreateCounter(`sluice_collector_sink_kafka_bytes_total{` + lbl + `}`),
+		retries:    set.Metrics.GetOrCreateCounter(`sluice_collector_sink_retries_total{` + lbl + `}`),
+		failures:   set.Metrics.GetOrCreateCounter(`sluice_collector_sink_kafka_errors_total{` + lbl + `}`),
+		dropped:    set.Metrics.GetOrCreateCounter(`sluice_collector_sink_kafka_dropped_total{` + lbl + `,reason="empty_topic"}`),
 	}
 	debug := kafka.LoggerFunc(func(msg string, args ...any) {
 		if s.lg.Enabled(context.Background(), slog.LevelDebug) {

@@ -24,6 +24,7 @@ type part struct {
 // parseTemplate parses s; "" is the empty template.
 func parseTemplate(s string) (template, error) {
 	var t template
+	orig, done := s, 0 // done: bytes of orig already parsed
 	for s != "" {
 		open := strings.Index(s, "{{")
 		if open < 0 {
@@ -35,18 +36,18 @@ func parseTemplate(s string) (template, error) {
 		}
 		end := strings.Index(s[open:], "}}")
 		if end < 0 {
-			return template{}, fmt.Errorf("%q: {{ at offset %d is not closed with }}", s, open)
+			return template{}, fmt.Errorf("%q: {{ at offset %d is not closed with }}", orig, done+open)
 		}
 		ref := strings.TrimSpace(s[open+2 : open+end])
 		if ref == "" || strings.ContainsAny(ref, "{} \t") {
-			return template{}, fmt.Errorf("%q: %q is not a field path or meta.KEY", s, s[open:open+end+2])
+			return template{}, fmt.Errorf("%q: %q is not a field path or meta.KEY", orig, s[open:open+end+2])
 		}
 		if key, ok := strings.CutPrefix(ref, "meta."); ok {
 			t.parts = append(t.parts, part{path: key, meta: true})
 		} else {
 			t.parts = append(t.parts, part{path: ref})
 		}
-		s = s[open+end+2:]
+		s, done = s[open+end+2:], done+open+end+2
 	}
 	return t, nil
 }

@@ -24,7 +24,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"minimal", Config{URL: u}, ""},
 		{"everything", Config{URL: "https://vm:8443/api/v1/write", Protocol: "v2", Shards: 16, MaxSamplesPerRequest: 500,
-			Retry: config.Retry{InitialBackoff: config.Duration(time.Second), MaxBackoff: config.Duration(time.Minute)},
+			Retry:      config.Retry{InitialBackoff: config.Duration(time.Second), MaxBackoff: config.Duration(time.Minute)},
 			HTTPClient: config.HTTPClient{BearerToken: "t", Timeout: config.Duration(time.Second)}}, ""},
 		{"no url", Config{}, "url: is required: the receiver's endpoint, e.g. http://127.0.0.1:8428/api/v1/write"},
 		{"ftp url", Config{URL: "ftp://host/x"}, `url: "ftp://host/x" is not an http or https URL`},

@@ -50,8 +50,15 @@ func (s *syncBuffer) String() string {
 // the end of the test if still running.
 func start(t testing.TB, name string, stdin []byte, args ...string) *proc {
 	t.Helper()
+	return startIn(t, "", name, stdin, args...)
+}
+
+// startIn is start with the process's working directory set to dir.
+func startIn(t testing.TB, dir, name string, stdin []byte, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, name: name, out: &syncBuffer{}, errb: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(sluiceBin, args...)
+	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.errb
 	if stdin != nil {
 		p.cmd.Stdin = bytes.NewReader(stdin)

@@ -56,7 +56,7 @@ func New(cfg Config, set component.Settings) (*Sink, error) {
 	}
 	return &Sink{
 		send: sender{
-			client: client, method: method, url: cfg.URL, header: header, retry: cfg.Retry.WithDefaults(),
+			client: client, method: method, url: cfg.URL, shown: redacted(cfg.URL), header: header, retry: cfg.Retry.WithDefaults(),
 			name: set.Name, lg: set.Logger, set: set.Metrics,
 			retries:   counter(`sluice_collector_sink_retries_total{sink="%s"}`),
 			sentBytes: counter(`sluice_collector_sink_sent_bytes_total{sink="%s"}`),

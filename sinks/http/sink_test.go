@@ -404,3 +404,26 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestErrorsHidePassword(t *testing.T) {
+	b := newBackend(t, reply{code: 400, body: "bad"}, reply{code: 503, body: "down"})
+	url := strings.Replace(b.srv.URL, "http://", "http://user:secret@", 1)
+	r := fastRetry
+	r.MaxElapsed = config.Duration(5 * time.Millisecond)
+	s, _, logs := testSink(t, Config{URL: url, Retry: r})
+	if err := s.Write(context.Background(), testEvents()); err != nil {
+		t.Fatalf("first Write: %v", err)
+	}
+	err := s.Write(context.Background(), testEvents())
+	if err == nil {
+		t.Fatal("second Write succeeded, want an error")
+	}
+	if got := b.requests()[0].header.Get("Authorization"); got != "Basic dXNlcjpzZWNyZXQ=" {
+		t.Errorf("Authorization %q, want the URL's user", got)
+	}
+	for what, text := range map[string]string{"error": err.Error(), "log": logs.String()} {
+		if strings.Contains(text, "secret") || !strings.Contains(text, "user:xxxxx@") {
+			t.Errorf("%s does not redact the password: %s", what, text)
+		}
+	}
+}

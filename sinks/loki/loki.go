@@ -31,11 +31,12 @@ type Sink struct {
 	noLabels *metrics.Counter
 
 	streamIDs map[string]int // label set (its JSON) → index in streams
-	streams   []string
+	streams   []stream
 	entries   []entry
-	key       []byte // the label set being built
-	line      []byte // the entry being encoded
-	scratch   []byte // a template's or the event's JSON before escaping
+	sorted    []entry // where order puts entries
+	key       []byte  // the label set being built
+	line      []byte  // the entry being encoded
+	scratch   []byte  // a template's or the event's JSON before escaping
 	body      []byte
 	zbody     bytes.Buffer
 	zw        *gzip.Writer
@@ -44,6 +45,13 @@ type Sink struct {
 type namedTemplate struct {
 	name string
 	tmpl template
+}
+
+// stream is a label set of a Write and how many entries it has.
+type stream struct {
+	labels string // the JSON object
+	count  int
+	next   int // order's cursor
 }
 
 // entry is one event of a Write, in the stream it goes to.
@@ -92,7 +100,7 @@ func New(cfg Config, set component.Settings) (*Sink, error) {
 	}
 	return &Sink{
 		send: sender{
-			client: client, url: url, header: header, retry: cfg.Retry.WithDefaults(),
+			client: client, url: url, shown: redacted(url), header: header, retry: cfg.Retry.WithDefaults(),
 			name: set.Name, lg: set.Logger, set: set.Metrics,
 			retries:   counter(`sluice_collector_sink_retries_total{sink="%s"}`),
 			sentBytes: counter(`sluice_collector_sink_sent_bytes_total{sink="%s"}`),
@@ -132,15 +140,39 @@ func (s *Sink) Write(ctx context.Context, events []*event.Event) error {
 	if len(s.entries) == 0 {
 		return nil
 	}
-	// Stable: entries of one stream and time keep the batch's order.
-	slices.SortStableFunc(s.entries, func(a, b entry) int {
-		if a.stream != b.stream {
-			return a.stream - b.stream
-		}
-		return cmp.Compare(a.ts, b.ts)
-	})
+	s.order()
 	return s.pushAll(ctx)
 }
+
+// order sorts s.entries by stream, in the order streams first appeared,
+// and each stream's entries by time, entries of the same time keeping
+// the batch's order. A counting sort groups the streams (it keeps the
+// batch's order within each); a stream is then sorted only if it is not
+// in time order already, which events read from one file seldom need.
+func (s *Sink) order() {
+	start := 0
+	for i := range s.streams {
+		s.streams[i].next = start
+		start += s.streams[i].count
+	}
+	s.sorted = slices.Grow(s.sorted[:0], len(s.entries))[:len(s.entries)]
+	for _, en := range s.entries {
+		st := &s.streams[en.stream]
+		s.sorted[st.next] = en
+		st.next++
+	}
+	s.entries, s.sorted = s.sorted, s.entries
+	start = 0
+	for _, st := range s.streams {
+		run := s.entries[start : start+st.count]
+		if !slices.IsSortedFunc(run, byTime) {
+			slices.SortStableFunc(run, byTime)
+		}
+		start += st.count
+	}
+}
+
+func byTime(a, b entry) int { return cmp.Compare(a.ts, b.ts) }
 
 // group sorts the log events into streams; other events are dropped and
 // counted.
@@ -161,8 +193,9 @@ func (s *Sink) group(events []*event.Event) {
 			id = len(s.streams)
 			key := string(s.key)
 			s.streamIDs[key] = id
-			s.streams = append(s.streams, key)
+			s.streams = append(s.streams, stream{labels: key})
 		}
+		s.streams[id].count++
 		ts := now
 		if !e.Time.IsZero() {
 			ts = e.Time.UnixNano()
@@ -177,6 +210,8 @@ func (s *Sink) reset() {
 	s.streams = s.streams[:0]
 	clear(s.entries) // the events are not ours to keep alive
 	s.entries = s.entries[:0]
+	clear(s.sorted)
+	s.sorted = s.sorted[:0]
 	if cap(s.body) > 4*s.batchBytes {
 		s.body = nil // an oversized entry grew it; do not hold on to that
 	}

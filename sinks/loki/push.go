@@ -42,7 +42,7 @@ func (s *Sink) pushAll(ctx context.Context) error {
 			fallthrough
 		default:
 			body = append(body, streamHead...)
-			body = append(body, s.streams[en.stream]...)
+			body = append(body, s.streams[en.stream].labels...)
 			body = append(body, valuesHead...)
 			cur = en.stream
 		}
@@ -61,9 +61,9 @@ func (s *Sink) growth(stream, cur int) int {
 	case stream == cur:
 		return 1
 	case cur >= 0:
-		return len(streamClose) + len(streamHead) + len(s.streams[stream]) + len(valuesHead)
+		return len(streamClose) + len(streamHead) + len(s.streams[stream].labels) + len(valuesHead)
 	}
-	return len(streamHead) + len(s.streams[stream]) + len(valuesHead)
+	return len(streamHead) + len(s.streams[stream].labels) + len(valuesHead)
 }
 
 // push sends one body, compressed if so configured.

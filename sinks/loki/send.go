@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -22,6 +23,7 @@ import (
 type sender struct {
 	client *httpclient.Client
 	url    string
+	shown  string      // url with any password redacted, for logs and errors
 	header http.Header // set on every request
 	retry  config.Retry
 	name   string
@@ -49,6 +51,15 @@ type attemptError struct {
 	wait      time.Duration
 }
 
+// redacted returns raw with any password in it replaced by xxxxx.
+func redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Redacted()
+}
+
 // post sends body, which carries events events, until the backend
 // accepts it, rejects it (a 4xx: the events are dropped, counted and
 // logged, and post returns nil) or retry.max_elapsed has passed since the
@@ -66,7 +77,7 @@ func (s *sender) post(ctx context.Context, body []byte, events int) error {
 		}
 		if !ae.retriable {
 			s.rejected.Add(events)
-			s.lg.Warn("push rejected; its events are dropped", "sink", s.name, "url", s.url, "events", events, "error", ae.err)
+			s.lg.Warn("push rejected; its events are dropped", "sink", s.name, "url", s.shown, "events", events, "error", ae.err)
 			return nil
 		}
 		now := time.Now()
@@ -76,7 +87,7 @@ func (s *sender) post(ctx context.Context, body []byte, events int) error {
 		delay := max(backoff.Delay(attempt), ae.wait)
 		if now.Sub(first)+delay > s.retry.MaxElapsed.D() {
 			return fmt.Errorf("push %d events to %s: gave up after %d attempts in %s: %w",
-				events, s.url, attempt+1, now.Sub(first).Round(time.Millisecond), ae.err)
+				events, s.shown, attempt+1, now.Sub(first).Round(time.Millisecond), ae.err)
 		}
 		s.retries.Inc()
 		s.lg.Debug("push failed; retrying", "sink", s.name, "attempt", attempt+1, "delay", delay, "error", ae.err)
@@ -109,7 +120,7 @@ func (s *sender) try(ctx context.Context, body []byte) *attemptError {
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
 	return &attemptError{
-		err:       fmt.Errorf("%s answered %s: %s", s.url, resp.Status, printable(msg)),
+		err:       fmt.Errorf("%s answered %s: %s", s.shown, resp.Status, printable(msg)),
 		retriable: httpclient.Retriable(resp.StatusCode),
 		wait:      httpclient.RetryAfter(resp.Header, time.Now()),
 	}

@@ -2,9 +2,11 @@ package collector
 
 import (
 	"github.com/sluicehq/sluice/pipelines/transform"
+	"github.com/sluicehq/sluice/sinks/http"
 	"github.com/sluicehq/sluice/sinks/kafka"
 	"github.com/sluicehq/sluice/sinks/loki"
 	"github.com/sluicehq/sluice/sinks/remotewrite"
+	"github.com/sluicehq/sluice/sinks/stdout"
 )
 
 // builtins is the one list of the processor and sink types this build of
@@ -25,6 +27,8 @@ func builtins() *registry {
 			"prometheus_remote_write": sink(remotewrite.New),
 			"kafka":                   sink(kafka.New),
 			"loki":                    sink(loki.New),
+			"http":                    sink(http.New),
+			"stdout":                  sink(stdout.New),
 		},
 	}
 }

@@ -3,6 +3,7 @@ package transform
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -85,7 +86,11 @@ type conditions struct {
 	// uses $env, which needs every field.
 	refs []string
 	all  bool
-	pool sync.Pool // of *evaluator
+	// direct is set when the expressions mention fields only: the
+	// event's Fields map is then the environment itself, and binding an
+	// event costs nothing.
+	direct bool
+	pool   sync.Pool // of *evaluator
 }
 
 func newConditions(codes ...string) (*conditions, error) {
@@ -108,6 +113,7 @@ func newConditions(codes ...string) (*conditions, error) {
 			}
 		}))
 	}
+	c.direct = !slices.ContainsFunc(c.refs, isBuiltin)
 	c.pool.New = func() any {
 		return &evaluator{c: c, env: make(map[string]any, len(c.refs))}
 	}
@@ -129,6 +135,7 @@ func (c *conditions) put(ev *evaluator) {
 	if ev.c.all {
 		clear(ev.env) // do not keep the last event's fields alive
 	}
+	ev.fields = nil
 	c.pool.Put(ev)
 }
 
@@ -138,10 +145,26 @@ type evaluator struct {
 	c   *conditions
 	vm  vm.VM
 	env map[string]any
+	// fields is the bound event's Fields when c.direct.
+	fields map[string]any
+}
+
+// isBuiltin reports whether name is not a field (or is $env, which needs
+// them all).
+func isBuiltin(name string) bool {
+	switch name {
+	case envMessage, envMeta, envKind, envTimestamp, envFields, envAll:
+		return true
+	}
+	return false
 }
 
 // bind makes e the environment of the next match calls.
 func (ev *evaluator) bind(e *event.Event) {
+	if ev.c.direct {
+		ev.fields = e.Fields
+		return
+	}
 	env := ev.env
 	if ev.c.all {
 		clear(env)
@@ -154,8 +177,8 @@ func (ev *evaluator) bind(e *event.Event) {
 		return
 	}
 	for _, name := range ev.c.refs {
-		switch name {
-		case envMessage, envMeta, envKind, envTimestamp, envFields:
+		switch {
+		case isBuiltin(name):
 			env[name] = builtin(name, e)
 		default:
 			// A missing field stores nil: the previous event's value
@@ -200,7 +223,11 @@ func builtin(name string, e *event.Event) any {
 
 // match runs expression i against the bound event.
 func (ev *evaluator) match(i int) (bool, error) {
-	out, err := ev.vm.Run(ev.c.programs[i], ev.env)
+	env := ev.env
+	if ev.c.direct {
+		env = ev.fields
+	}
+	out, err := ev.vm.Run(ev.c.programs[i], env)
 	if err != nil {
 		return false, exprError(err)
 	}

@@ -67,7 +67,6 @@ func TestSet(t *testing.T) {
 	}
 }
 
-
 func TestRename(t *testing.T) {
 	tests := []struct {
 		name   string

@@ -1,0 +1,69 @@
+package transform
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/sluicehq/sluice/pipelines/event"
+)
+
+// benchBatch returns n log events with a few fields, a quarter of them
+// at level debug.
+func benchBatch(b *testing.B, n int) []*event.Event {
+	levels := []string{"debug", "info", "warn", "error"}
+	events := make([]*event.Event, n)
+	for i := range events {
+		events[i] = logEvent(b, fmt.Sprintf(
+			`{"message":"GET /api/v1/items/%d 200","level":%q,"service":"api","http":{"method":"GET","status":%d}}`,
+			i, levels[i%4], 200+i%4*100), "host=web-1", "source=app")
+	}
+	return events
+}
+
+// runBatch runs p over a copy of events per iteration (filters shrink
+// the slice they are given), reporting ns and allocations per event.
+func runBatch(b *testing.B, p interface {
+	Process([]*event.Event) []*event.Event
+}, events []*event.Event) {
+	buf := make([]*event.Event, len(events))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		copy(buf, events)
+		p.Process(buf)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(events)), "ns/event")
+}
+
+func BenchmarkFilter(b *testing.B) {
+	for _, cond := range []string{
+		`level != "debug"`,
+		`http.status >= 400 && meta.host startsWith "web"`,
+		`kind == "log" && message contains "/api/"`,
+	} {
+		b.Run(cond, func(b *testing.B) {
+			f, err := NewFilter(FilterConfig{Condition: cond}, settings())
+			if err != nil {
+				b.Fatal(err)
+			}
+			runBatch(b, f, benchBatch(b, 1000))
+		})
+	}
+}
+
+func BenchmarkRoute(b *testing.B) {
+	routes := []Route{
+		{Condition: `level == "error"`, To: []string{"alerts", "archive"}},
+		{Condition: `http.status >= 400`, To: []string{"archive", "errors"}},
+		{Condition: `service == "api"`, To: []string{"archive"}},
+	}
+	for _, mode := range []string{RouteFirst, RouteAll} {
+		b.Run(mode, func(b *testing.B) {
+			r, err := NewRoute(RouteConfig{Routes: routes, Mode: mode}, settings())
+			if err != nil {
+				b.Fatal(err)
+			}
+			runBatch(b, r, benchBatch(b, 1000))
+		})
+	}
+}

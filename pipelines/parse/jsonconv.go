@@ -1,0 +1,178 @@
+package parse
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/valyala/fastjson"
+)
+
+// jsonDecoder turns JSON text into the values encoding/json's Unmarshal
+// into an `any` makes (map[string]any, []any, string, float64, bool,
+// nil), with fewer allocations: fastjson parses into a tree it reuses,
+// object keys come from a cache, and the string values of a document
+// share one allocation.
+//
+// Every valid JSON document decodes exactly as with encoding/json
+// (numbers are read by strconv.ParseFloat, invalid UTF-8 becomes U+FFFD
+// byte by byte), except that a lone UTF-16 surrogate escape ("\ud800"
+// without its pair) is kept as its six characters of text where
+// encoding/json makes it U+FFFD. Like fastjson, and unlike
+// encoding/json, it also takes some invalid documents rather than
+// spend a second pass refusing them: raw control characters and unknown
+// escapes inside strings (kept as they are), and numbers such as +1,
+// 01 or .5. NaN and infinities are refused: JSON has no such numbers
+// and the event model does not hold them.
+//
+// A jsonDecoder is used by one goroutine at a time.
+type jsonDecoder struct {
+	parser fastjson.Parser
+	// keys maps an object key's bytes, as fastjson unescaped them, to
+	// the key as a string, so that the keys of a log stream, which
+	// repeat, are allocated once. It is emptied when full, so that a
+	// stream of ever-new keys cannot grow it.
+	keys map[string]string
+	// arena holds the bytes of the string values of the document being
+	// converted; see str.
+	arena []byte
+	// num holds a number's text for strconv.ParseFloat.
+	num []byte
+}
+
+// maxKeys bounds the key cache.
+const maxKeys = 4096
+
+var (
+	errNotObject = errors.New("not a JSON object")
+	errNumber    = errors.New("not a JSON number")
+)
+
+// decode parses s and returns its value. When object is true, s must be
+// a JSON object, and the map returned has room for extra more keys.
+func (d *jsonDecoder) decode(s string, object bool, extra int) (any, error) {
+	v, err := d.parser.Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	// The unescaped string values of s are no longer than s (but for
+	// invalid UTF-8, which str handles), so one arena of len(s) bytes,
+	// allocated on the first string, holds them all.
+	d.arena = nil
+	if v.Type() == fastjson.TypeObject {
+		return d.object(v, extra, len(s))
+	}
+	if object {
+		return nil, fmt.Errorf("%w: a JSON %s", errNotObject, v.Type())
+	}
+	return d.convert(v, len(s))
+}
+
+// str returns b as a string, copied into the document's arena. The
+// arena is appended to but never written over, and a new one is made
+// when it is full, so the strings handed out never change: that is
+// what makes unsafe.String sound here. Each string would otherwise be
+// its own allocation; this makes them one per document.
+func (d *jsonDecoder) str(b []byte, size int) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if !utf8.Valid(b) {
+		return string(appendValidUTF8(nil, b))
+	}
+	if len(d.arena)+len(b) > cap(d.arena) {
+		d.arena = make([]byte, 0, max(size, len(b)))
+	}
+	n := len(d.arena)
+	d.arena = append(d.arena, b...)
+	return unsafe.String(&d.arena[n], len(b))
+}
+
+// convert returns v as encoding/json would unmarshal it into an `any`;
+// size is the arena's size.
+func (d *jsonDecoder) convert(v *fastjson.Value, size int) (any, error) {
+	switch v.Type() {
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		return d.str(b, size), nil
+	case fastjson.TypeNumber:
+		d.num = v.MarshalTo(d.num[:0])
+		f, err := strconv.ParseFloat(string(d.num), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			// Out of float64's range: encoding/json refuses it too.
+			return nil, fmt.Errorf("%w: %.40q", errNumber, d.num)
+		}
+		return f, nil
+	case fastjson.TypeTrue:
+		return true, nil
+	case fastjson.TypeFalse:
+		return false, nil
+	case fastjson.TypeNull:
+		return nil, nil
+	case fastjson.TypeObject:
+		return d.object(v, 0, size)
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		out := make([]any, len(a))
+		for i, x := range a {
+			var err error
+			if out[i], err = d.convert(x, size); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unexpected JSON value type %s", v.Type())
+}
+
+// object converts an object; a repeated key keeps its last value, as
+// with encoding/json.
+func (d *jsonDecoder) object(v *fastjson.Value, extra, size int) (map[string]any, error) {
+	o, _ := v.Object()
+	m := make(map[string]any, o.Len()+extra)
+	var err error
+	o.Visit(func(k []byte, v *fastjson.Value) {
+		if err != nil {
+			return
+		}
+		var x any
+		if x, err = d.convert(v, size); err == nil {
+			m[d.key(k)] = x
+		}
+	})
+	return m, err
+}
+
+// key returns k as a string, from the cache when it was seen before.
+func (d *jsonDecoder) key(k []byte) string {
+	if s, ok := d.keys[string(k)]; ok {
+		return s
+	}
+	if d.keys == nil || len(d.keys) >= maxKeys {
+		d.keys = make(map[string]string, 64)
+	}
+	s := string(appendValidUTF8(nil, k))
+	d.keys[string(k)] = s
+	return s
+}
+
+// appendValidUTF8 appends b with each byte that is not part of valid
+// UTF-8 replaced by U+FFFD, as encoding/json does.
+func appendValidUTF8(dst, b []byte) []byte {
+	if utf8.Valid(b) {
+		return append(dst, b...)
+	}
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r == utf8.RuneError && size == 1 {
+			dst = utf8.AppendRune(dst, utf8.RuneError)
+		} else {
+			dst = append(dst, b[:size]...)
+		}
+		b = b[size:]
+	}
+	return dst
+}

@@ -112,7 +112,7 @@ func (s *sender) try(ctx context.Context, body []byte) *attemptError {
 		return &attemptError{err: err, retriable: true}
 	}
 	defer resp.Body.Close()
-	s.set.GetOrCreateCounter(fmt.Sprintf(`sluice_collector_sink_requests_total{sink=%q,code="%d"}`, s.name, resp.StatusCode)).Inc()
+	s.set.GetOrCreateCounter(fmt.Sprintf(`sluice_collector_sink_requests_total{sink="%s",code="%d"}`, component.Label(s.name), resp.StatusCode)).Inc()
 	if resp.StatusCode/100 == 2 {
 		s.sentBytes.Add(len(body))
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))

@@ -30,6 +30,7 @@ type request struct {
 	header       nethttp.Header
 	body         []byte // decompressed
 	wireBytes    int
+	at           time.Time
 }
 
 // reply is what the fake backend answers, in order; once the script is
@@ -73,7 +74,7 @@ func (b *backend) serve(w nethttp.ResponseWriter, r *nethttp.Request) {
 		}
 	}
 	b.mu.Lock()
-	b.reqs = append(b.reqs, request{r.Method, r.URL.RequestURI(), r.Header.Clone(), body, len(raw)})
+	b.reqs = append(b.reqs, request{r.Method, r.URL.RequestURI(), r.Header.Clone(), body, len(raw), time.Now()})
 	n := len(b.reqs)
 	rep := reply{code: nethttp.StatusOK}
 	switch {
@@ -296,6 +297,23 @@ func TestWriteRetries(t *testing.T) {
 		if got := counter(set, name); got != want {
 			t.Errorf("%s = %d, want %d", name, got, want)
 		}
+	}
+}
+
+// A Retry-After longer than the back-off is waited for. (The lower
+// bound cannot flake; it costs the test a second.)
+func TestWriteWaitsRetryAfter(t *testing.T) {
+	b := newBackend(t, reply{code: 429, retryAfter: "1"}, reply{code: 200})
+	s, _, _ := testSink(t, Config{URL: b.srv.URL})
+	if err := s.Write(context.Background(), testEvents()); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	reqs := b.requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d requests, want 2", len(reqs))
+	}
+	if gap := reqs[1].at.Sub(reqs[0].at); gap < time.Second {
+		t.Errorf("retried after %s, before the 1s Retry-After asked", gap)
 	}
 }
 

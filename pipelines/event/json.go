@@ -54,7 +54,8 @@ func AppendJSON(dst []byte, e *Event) []byte {
 		}
 		dst = append(dst, ']')
 	} else {
-		for _, k := range sortedKeys(e.Fields) {
+		var arr [16]string
+		for _, k := range sortedKeys(arr[:0], e.Fields) {
 			if len(dst) > 1 {
 				dst = append(dst, ',')
 			}
@@ -65,7 +66,8 @@ func AppendJSON(dst []byte, e *Event) []byte {
 	}
 	if len(e.Meta) > 0 {
 		dst = append(dst, `,"meta":{`...)
-		for i, k := range sortedKeys(e.Meta) {
+		var arr [16]string
+		for i, k := range sortedKeys(arr[:0], e.Meta) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
@@ -103,8 +105,9 @@ func appendSeries(dst []byte, i int, e *Event) []byte {
 	return append(dst, "]}"...)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
+// sortedKeys appends m's keys to keys, sorted; callers pass a stack
+// array's slice so that small maps cost no allocation.
+func sortedKeys[V any](keys []string, m map[string]V) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}
@@ -142,7 +145,8 @@ func AppendValue(dst []byte, v any) []byte {
 		return append(dst, '"')
 	case map[string]any:
 		dst = append(dst, '{')
-		for i, k := range sortedKeys(x) {
+		var arr [16]string
+		for i, k := range sortedKeys(arr[:0], x) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}

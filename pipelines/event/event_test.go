@@ -1,0 +1,107 @@
+package event
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/prompb"
+)
+
+func TestPaths(t *testing.T) {
+	e := NewLog("hello", time.Time{}, nil)
+	e.Set("http.status", 200.0)
+	e.Set("http.method", "GET")
+	e.Fields["a.b"] = "dotted name"
+	for _, tt := range []struct {
+		path string
+		want any
+		ok   bool
+	}{
+		{"message", "hello", true}, {"http.status", 200.0, true}, {"http.method", "GET", true},
+		{"a.b", "dotted name", true}, {"http.nope", nil, false}, {"message.x", nil, false}, {"", nil, false},
+	} {
+		got, ok := e.Get(tt.path)
+		if ok != tt.ok || got != tt.want {
+			t.Errorf("Get(%q) = %v, %v; want %v, %v", tt.path, got, ok, tt.want, tt.ok)
+		}
+	}
+	if s, _ := e.String("http.status"); s != "200" {
+		t.Errorf("String(http.status) = %q", s)
+	}
+	if v, ok := e.Delete("http.method"); !ok || v != "GET" {
+		t.Errorf("Delete = %v, %v", v, ok)
+	}
+	if _, ok := e.Get("http.method"); ok {
+		t.Error("deleted field still there")
+	}
+	if _, ok := e.Delete("no.such"); ok {
+		t.Error("Delete of a missing path reported ok")
+	}
+	e.Set("message.inner", 1.0) // replaces a string with a map on the way
+	if v, _ := e.Get("message.inner"); v != 1.0 {
+		t.Errorf("Set through a scalar: %v", e.Fields)
+	}
+}
+
+func TestAppendJSON(t *testing.T) {
+	ts := time.Date(2026, 11, 28, 10, 0, 0, 123000000, time.UTC)
+	e := NewLog("a \"quoted\"\n\tline \x01 \xff", ts, map[string]string{"host": "h1", "file": "/a.log"})
+	e.Fields["n"] = 1.5
+	e.Fields["i"] = int64(-3)
+	e.Fields["ok"] = true
+	e.Fields["nil"] = nil
+	e.Fields["list"] = []any{"x", 2.0}
+	e.Fields["obj"] = map[string]any{"z": 1.0, "a": "b"}
+	e.Fields["inf"] = math.Inf(1)
+	got := string(AppendJSON(nil, e))
+	want := `{"timestamp":"2026-11-28T10:00:00.123Z","i":-3,"inf":"+Inf","list":["x",2],"message":"a \"quoted\"\n\tline \u0001 \ufffd",` +
+		`"n":1.5,"nil":null,"obj":{"a":"b","z":1},"ok":true,"meta":{"file":"/a.log","host":"h1"}}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	e.Fields["timestamp"] = "own"
+	if got := string(AppendJSON(nil, &Event{Fields: map[string]any{"timestamp": "own"}})); got != `{"timestamp":"own"}` {
+		t.Fatalf("own timestamp field: %s", got)
+	}
+	m := &Event{Kind: KindMetric, Time: ts, Series: []prompb.TimeSeries{{
+		Labels:  []prompb.Label{{Name: "__name__", Value: "up"}, {Name: "job", Value: "n"}},
+		Samples: []prompb.Sample{{Timestamp: 1, Value: 1}, {Timestamp: 2, Value: math.NaN()}},
+	}}}
+	want = `{"timestamp":"2026-11-28T10:00:00.123Z","series":[{"labels":{"__name__":"up","job":"n"},"samples":[[1,1],[2,"NaN"]]}]}`
+	if got := string(AppendJSON(nil, m)); got != want {
+		t.Fatalf("metric event:\ngot  %s\nwant %s", got, want)
+	}
+	if m.Samples() != 2 {
+		t.Fatalf("Samples() = %d", m.Samples())
+	}
+}
+
+func TestFormat(t *testing.T) {
+	for _, tt := range []struct {
+		v    any
+		want string
+	}{
+		{"s", "s"}, {nil, ""}, {2.50, "2.5"}, {int64(7), "7"}, {7, "7"}, {false, "false"},
+		{time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "2026-01-02T03:04:05Z"},
+		{map[string]any{"a": 1.0}, `{"a":1}`},
+	} {
+		if got := Format(tt.v); got != tt.want {
+			t.Errorf("Format(%#v) = %q, want %q", tt.v, got, tt.want)
+		}
+	}
+}
+
+func BenchmarkAppendJSON(b *testing.B) {
+	e := NewLog("GET /api/v1/orders 200 12ms", time.Now(), map[string]string{"host": "h1", "file": "/var/log/a.log", "topic": "logs"})
+	e.Fields["level"] = "info"
+	e.Fields["service"] = "checkout"
+	e.Fields["latency_ms"] = 12.5
+	e.Fields["status"] = 200.0
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendJSON(buf[:0], e)
+	}
+	b.SetBytes(int64(len(buf)))
+}

@@ -15,8 +15,11 @@
 // acked to their source once the spool has them durably. A forwarder
 // goroutine reads the spool in order and feeds the Sender; a spool entry
 // is acknowledged to the spool when every one of its records, and every
-// entry before it, was acknowledged by the broker. When the spool is
-// empty and no append is under way, the shipper goes back to direct.
+// entry before it, was acknowledged by the broker. When the forwarder
+// has read every spooled entry and no append is under way, the shipper
+// goes back to direct. Entries that drop_oldest dropped unread count as
+// read: the spool's own count of entries not acknowledged bounds the
+// shipper's count of unread ones.
 //
 // # Order
 //

@@ -152,6 +152,7 @@ func (s *Shipper) Emit(ctx context.Context, recs []source.Record, ack func(error
 	}
 	for {
 		s.mu.Lock()
+		s.leaveSpoolingIfDrainedLocked()
 		behind := s.inflight.Load() >= s.cfg.MaxInflight
 		if s.cfg.Spool != nil && (s.spooling || behind) {
 			if !s.spooling {
@@ -307,11 +308,27 @@ func (s *Shipper) forward(ctx context.Context) {
 		} else {
 			s.sendLocked(recs, func(err error) { s.entryDone(st, err) })
 		}
-		if s.unread <= 0 && s.appending == 0 && s.spooling {
-			s.spooling = false
-			s.lg.Info("spool drained: sending directly again")
-		}
+		s.leaveSpoolingIfDrainedLocked()
 		s.mu.Unlock()
+	}
+}
+
+// leaveSpoolingIfDrainedLocked goes back to direct sends once every
+// spooled entry was read by the forwarder and no append is under way:
+// what is sent next comes after every spooled record.
+func (s *Shipper) leaveSpoolingIfDrainedLocked() {
+	if !s.spooling || s.appending > 0 {
+		return
+	}
+	// With when_full: drop_oldest the spool drops entries the forwarder
+	// never read, which unread still counts. The spool's count of
+	// entries not acknowledged (read or not) bounds it from above, so
+	// the bound never lets direct sends overtake an unread entry, and
+	// reaches 0 once the spool is empty.
+	s.unread = min(s.unread, s.cfg.Spool.Len())
+	if s.unread <= 0 {
+		s.spooling = false
+		s.lg.Info("spool drained: sending directly again")
 	}
 }
 

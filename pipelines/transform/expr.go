@@ -11,6 +11,7 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/sluicehq/sluice/pipelines/event"
@@ -47,12 +48,65 @@ var (
 
 // compileCondition compiles a boolean expression over an event.
 func compileCondition(code string) (*vm.Program, error) {
-	p, err := expr.Compile(code, expr.Env(envTypes), expr.AllowUndefinedVariables(), expr.AsBool())
+	p, err := expr.Compile(code, expr.Env(envTypes), expr.AllowUndefinedVariables(), expr.AsBool(),
+		expr.Patch(fieldPaths{vars: declared(code)}))
 	if err != nil {
 		return nil, exprError(err)
 	}
 	return p, nil
 }
+
+// fieldPaths is an expr patcher that turns a chain of members of a field
+// (http.status, http["status"]) into one identifier named by the dotted
+// path ("http.status"), which bind looks up with event.Get. expr would
+// read the members through reflection, allocating; and an absent level
+// of the path is then nil, as an absent field is, not an error. meta.key
+// becomes the identifier "meta.key" the same way.
+// Optional chains (http?.status), method calls and names that are not
+// fields are left to expr.
+type fieldPaths struct {
+	vars map[string]bool // declared with let: not fields
+}
+
+func (f fieldPaths) Visit(n *ast.Node) {
+	m, ok := (*n).(*ast.MemberNode)
+	if !ok || m.Optional || m.Method {
+		return
+	}
+	id, ok := m.Node.(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	prop, ok := m.Property.(*ast.StringNode)
+	if !ok || prop.Value == "" || strings.Contains(prop.Value, ".") {
+		return
+	}
+	root, _, _ := strings.Cut(id.Value, ".")
+	if f.vars[root] || isBuiltin(root) && id.Value != envMeta {
+		return
+	}
+	ast.Patch(n, &ast.IdentifierNode{Value: id.Value + "." + prop.Value})
+}
+
+// declared returns the names code declares with let.
+func declared(code string) map[string]bool {
+	tree, err := parser.Parse(code)
+	if err != nil {
+		return nil // Compile reports it
+	}
+	vars := map[string]bool{}
+	ast.Walk(&tree.Node, visitFunc(func(n *ast.Node) {
+		if d, ok := (*n).(*ast.VariableDeclaratorNode); ok {
+			vars[d.Name] = true
+		}
+	}))
+	return vars
+}
+
+// visitFunc is an ast.Visitor.
+type visitFunc func(n *ast.Node)
+
+func (f visitFunc) Visit(n *ast.Node) { f(n) }
 
 // exprError returns expr's message on one line: its errors carry a
 // multi-line snippet that would break FILE:LINE:COL output.
@@ -84,7 +138,7 @@ type conditions struct {
 	programs []*vm.Program
 	// refs are the names the expressions mention; all is set when one
 	// uses $env, which needs every field.
-	refs []string
+	refs []envRef
 	all  bool
 	// direct is set when the expressions mention fields only: the
 	// event's Fields map is then the environment itself, and binding an
@@ -103,30 +157,24 @@ func newConditions(codes ...string) (*conditions, error) {
 		}
 		c.programs = append(c.programs, p)
 		node := p.Node()
-		ast.Walk(&node, identifiers(func(name string) {
-			if name == envAll {
-				c.all = true
+		vars := declared(code)
+		ast.Walk(&node, visitFunc(func(n *ast.Node) {
+			id, ok := (*n).(*ast.IdentifierNode)
+			if !ok || vars[id.Value] || seen[id.Value] {
+				return
 			}
-			if !seen[name] {
-				seen[name] = true
-				c.refs = append(c.refs, name)
+			seen[id.Value] = true
+			c.refs = append(c.refs, newEnvRef(id.Value))
+			if id.Value == envAll {
+				c.all = true
 			}
 		}))
 	}
-	c.direct = !slices.ContainsFunc(c.refs, isBuiltin)
+	c.direct = !slices.ContainsFunc(c.refs, func(r envRef) bool { return r.kind != refField })
 	c.pool.New = func() any {
 		return &evaluator{c: c, env: make(map[string]any, len(c.refs))}
 	}
 	return c, nil
-}
-
-// identifiers is an ast.Visitor calling itself with each identifier.
-type identifiers func(name string)
-
-func (f identifiers) Visit(n *ast.Node) {
-	if id, ok := (*n).(*ast.IdentifierNode); ok {
-		f(id.Value)
-	}
 }
 
 // get returns an evaluator for one goroutine; put it back when done.
@@ -147,6 +195,32 @@ type evaluator struct {
 	env map[string]any
 	// fields is the bound event's Fields when c.direct.
 	fields map[string]any
+}
+
+// envRef is a name an expression mentions, and how bind finds its value.
+type envRef struct {
+	name string // in the environment
+	key  string // of Meta, for refMeta
+	kind uint8
+}
+
+const (
+	refField   = iota // a top-level field
+	refPath           // a dotted path (see fieldPaths)
+	refMeta           // meta.key (see fieldPaths)
+	refBuiltin        // message, meta...
+)
+
+func newEnvRef(name string) envRef {
+	switch {
+	case isBuiltin(name):
+		return envRef{name: name, kind: refBuiltin}
+	case strings.HasPrefix(name, envMeta+"."):
+		return envRef{name: name, key: name[len(envMeta)+1:], kind: refMeta}
+	case strings.Contains(name, "."):
+		return envRef{name: name, kind: refPath}
+	}
+	return envRef{name: name, kind: refField}
 }
 
 // isBuiltin reports whether name is not a field (or is $env, which needs
@@ -174,16 +248,28 @@ func (ev *evaluator) bind(e *event.Event) {
 		for _, name := range [...]string{envMessage, envMeta, envKind, envTimestamp, envFields} {
 			env[name] = builtin(name, e)
 		}
-		return
 	}
-	for _, name := range ev.c.refs {
-		switch {
-		case isBuiltin(name):
-			env[name] = builtin(name, e)
-		default:
-			// A missing field stores nil: the previous event's value
-			// must not show through.
-			env[name] = e.Fields[name]
+	// A missing field stores nil: the previous event's value must not
+	// show through.
+	for _, r := range ev.c.refs {
+		switch r.kind {
+		case refField:
+			if !ev.c.all {
+				env[r.name] = e.Fields[r.name]
+			}
+		case refPath:
+			env[r.name], _ = e.Get(r.name)
+		case refMeta:
+			// Boxing the string allocates; most events repeat the
+			// last one's value (the same host), which is kept then.
+			v := e.Meta[r.key]
+			if old, ok := env[r.name].(string); !ok || old != v {
+				env[r.name] = v
+			}
+		case refBuiltin:
+			if !ev.c.all {
+				env[r.name] = builtin(r.name, e)
+			}
 		}
 	}
 }

@@ -48,6 +48,11 @@ func TestFilter(t *testing.T) {
 		{"nested field", FilterConfig{Condition: `(http?.status ?? 0) >= 500`}, "b", 3, 0},
 		// nil >= 500 is a run-time error in expr: c and the metric.
 		{"nested field absent", FilterConfig{Condition: `http?.status >= 500`}, "b", 3, 2},
+		{"nested path", FilterConfig{Condition: `http.status == 503 || http["status"] == 200`}, "a b", 2, 0},
+		{"nested path through a non-map is nil", FilterConfig{Condition: `status.x == nil && http.status.x == nil`}, "a b c metric", 0, 0},
+		{"let variable", FilterConfig{Condition: `let h = http; h?.status == 503`}, "b", 3, 0},
+		{"$env and a path", FilterConfig{Condition: `$env.level == "info" && http.status == nil`}, "c", 3, 0},
+		{"predicate", FilterConfig{Condition: `any(["x", "error"], # == level)`}, "b", 3, 0},
 		{"kind", FilterConfig{DropIf: `kind == "metric"`}, "a b c", 1, 0},
 		{"meta", FilterConfig{Condition: `meta.host == "h1"`}, "a metric", 2, 0},
 		{"message", FilterConfig{Condition: `message in ["a", "c"] || message == ""`}, "a c metric", 1, 0},
@@ -82,15 +87,15 @@ func TestFilter(t *testing.T) {
 	}
 }
 
-// TestFilterEnvReuse checks that a field of one event does not show
+// TestFilterEnvReuse checks that a value of one event does not show
 // through in the next, which lacks it: the environment map is reused.
 func TestFilterEnvReuse(t *testing.T) {
-	for _, cond := range []string{`level == nil`, `$env.level == nil`} {
+	for _, cond := range []string{`level == nil`, `$env.level == nil`, `a.b == nil`, `meta.host == ""`, `meta["host"] == "" && kind == "log"`} {
 		f, err := NewFilter(FilterConfig{Condition: cond}, settings())
 		if err != nil {
 			t.Fatal(err)
 		}
-		in := []*event.Event{logEvent(t, `{"message":"a","level":"x"}`), logEvent(t, `{"message":"b"}`)}
+		in := []*event.Event{logEvent(t, `{"message":"a","level":"x","a":{"b":1}}`, "host=h"), logEvent(t, `{"message":"b"}`)}
 		if got := messages(f.Process(in)); got != "b" {
 			t.Errorf("%s: kept %q, want %q", cond, got, "b")
 		}

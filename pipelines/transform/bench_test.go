@@ -9,7 +9,7 @@ import (
 
 // benchBatch returns n log events with a few fields, a quarter of them
 // at level debug.
-func benchBatch(b *testing.B, n int) []*event.Event {
+func benchBatch(b testing.TB, n int) []*event.Event {
 	levels := []string{"debug", "info", "warn", "error"}
 	events := make([]*event.Event, n)
 	for i := range events {

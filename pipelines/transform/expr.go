@@ -122,8 +122,8 @@ func exprError(err error) error {
 	return errors.New(msg)
 }
 
-// conditionError is what Validate reports for an expression that does
-// not compile; empty when it does.
+// checkCondition returns what Validate reports for an expression that
+// does not compile; nil when it does.
 func checkCondition(code string) error {
 	if _, err := compileCondition(code); err != nil {
 		return fmt.Errorf("%q does not compile: %w", code, err)

@@ -14,11 +14,12 @@ import (
 // Why a series is dropped before it is sent (the reason label of
 // sluice_collector_sink_dropped_total).
 const (
-	reasonNotMetrics = "not_metrics"     // a log event: counts events
-	reasonNoName     = "no_name"         // no __name__ (or an empty one): counts samples
-	reasonDuplicate  = "duplicate_label" // a label name twice: counts samples
-	reason4xx        = "4xx"             // the receiver refused the request: counts samples
-	reasonNotWritten = "not_written"     // v2: a 2xx said fewer were written: counts samples
+	reasonNotMetrics = "not_metrics"         // a log event: counts events
+	reasonNoName     = "no_name"             // no __name__ (or an empty one): counts samples
+	reasonDuplicate  = "duplicate_label"     // a label name twice: counts samples
+	reasonDupTime    = "duplicate_timestamp" // a series' second sample of a timestamp: counts samples
+	reason4xx        = "4xx"                 // the receiver refused the request: counts samples
+	reasonNotWritten = "not_written"         // v2: a 2xx said fewer were written: counts samples
 )
 
 const labelName = "__name__"
@@ -248,44 +249,77 @@ func (sh *shard) reset() {
 }
 
 // gather sets every series' samples, histograms and exemplars: the
-// event's own slices when the series came in one event already in
-// timestamp order (no copy), else the fragments' ones merged into the
-// shard's arenas and sorted by timestamp (stable: equal timestamps keep
-// the events' order).
-func (sh *shard) gather(frags []fragment) {
+// event's own slices when the series came in one event with strictly
+// increasing timestamps (no copy), else the fragments' ones merged into
+// the shard's arenas and sorted by timestamp. Of float or histogram
+// samples with the same timestamp only the last (of the latest event)
+// is kept: receivers refuse a second, different value for a timestamp,
+// and would refuse the whole request with it. gather returns how many
+// it left out so.
+func (sh *shard) gather(frags []fragment) (duplicates int) {
 	for i := range sh.series {
 		s := &sh.series[i]
 		if s.nfrags == 1 {
 			ts := frags[s.first].ts
-			if slices.IsSortedFunc(ts.Samples, cmpSample) && slices.IsSortedFunc(ts.Histograms, cmpHistogram) && slices.IsSortedFunc(ts.Exemplars, cmpExemplar) {
+			if increasing(ts.Samples, cmpSample) && increasing(ts.Histograms, cmpHistogram) && slices.IsSortedFunc(ts.Exemplars, cmpExemplar) {
 				s.samples, s.histograms, s.exemplars = ts.Samples, ts.Histograms, ts.Exemplars
 				continue
 			}
 		}
-		s.samples, sh.sampleArena = merge(sh.sampleArena, frags, s.first, func(ts *prompb.TimeSeries) []prompb.Sample { return ts.Samples }, cmpSample)
-		s.histograms, sh.histArena = merge(sh.histArena, frags, s.first, func(ts *prompb.TimeSeries) []prompb.Histogram { return ts.Histograms }, cmpHistogram)
-		s.exemplars, sh.exemplarArena = merge(sh.exemplarArena, frags, s.first, func(ts *prompb.TimeSeries) []prompb.Exemplar { return ts.Exemplars }, cmpExemplar)
+		var d1, d2 int
+		s.samples, sh.sampleArena, d1 = merge(sh.sampleArena, frags, s.first, func(ts *prompb.TimeSeries) []prompb.Sample { return ts.Samples }, cmpSample, true)
+		s.histograms, sh.histArena, d2 = merge(sh.histArena, frags, s.first, func(ts *prompb.TimeSeries) []prompb.Histogram { return ts.Histograms }, cmpHistogram, true)
+		s.exemplars, sh.exemplarArena, _ = merge(sh.exemplarArena, frags, s.first, func(ts *prompb.TimeSeries) []prompb.Exemplar { return ts.Exemplars }, cmpExemplar, false)
+		duplicates += d1 + d2
 	}
+	return duplicates
 }
 
-// merge appends the slices get returns for a chain of fragments to arena
-// and sorts them; it returns them and the grown arena.
-func merge[T any](arena []T, frags []fragment, first int32, get func(*prompb.TimeSeries) []T, cmp func(a, b T) int) (out, grown []T) {
+// merge appends the slices get returns for a chain of fragments to
+// arena and sorts them by time, stable so that equal timestamps keep the
+// events' order; with dedup only the last of equal timestamps is kept.
+// It returns them, the grown arena, and how many dedup left out.
+func merge[T any](arena []T, frags []fragment, first int32, get func(*prompb.TimeSeries) []T, cmp func(a, b T) int, dedup bool) (out, grown []T, dups int) {
 	start := len(arena)
 	for f := first; f >= 0; f = frags[f].next {
 		arena = append(arena, get(frags[f].ts)...)
 	}
 	if len(arena) == start {
-		return nil, arena
+		return nil, arena, 0
 	}
-	out = arena[start:len(arena):len(arena)]
+	out = arena[start:]
 	slices.SortStableFunc(out, cmp)
-	return out, arena
+	if dedup {
+		n := 0
+		for i := range out {
+			if i+1 < len(out) && cmp(out[i], out[i+1]) == 0 {
+				continue // the next one has the same timestamp and wins
+			}
+			out[n] = out[i]
+			n++
+		}
+		dups = len(out) - n
+		clear(out[n:])
+		out = out[:n]
+		arena = arena[:start+n]
+	}
+	return out[:len(out):len(out)], arena, dups
+}
+
+// increasing reports whether the timestamps of xs strictly increase.
+func increasing[T any](xs []T, cmp func(a, b T) int) bool {
+	for i := 1; i < len(xs); i++ {
+		if cmp(xs[i-1], xs[i]) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func cmpSample(a, b prompb.Sample) int       { return cmp.Compare(a.Timestamp, b.Timestamp) }
 func cmpHistogram(a, b prompb.Histogram) int { return cmp.Compare(a.Timestamp, b.Timestamp) }
-func cmpExemplar(a, b prompb.Exemplar) int   { return cmp.Compare(a.Timestamp, b.Timestamp) }
+
+func cmpExemplar(a, b prompb.Exemplar) int { return cmp.Compare(a.Timestamp, b.Timestamp) }
 
 // cursor is how far a shard's requests have got through its series.
 type cursor struct {

@@ -45,9 +45,12 @@
 // them.
 //
 // A series' samples from every event of the batch are merged and sorted
-// by timestamp (stable, so equal timestamps keep the events' order);
-// sample values are copied bit for bit, so staleness markers (the
-// StaleNaN of model/value) pass through as they are.
+// by timestamp. Of samples with the same timestamp only the last (the
+// latest event's) is sent and the others are counted (reason
+// duplicate_timestamp): a receiver refuses a second value for a
+// timestamp, and would refuse the whole request with it. Sample values
+// are copied bit for bit, so staleness markers (the StaleNaN of
+// model/value) pass through as they are.
 //
 // # Ordering and sharding
 //
@@ -82,6 +85,6 @@
 //	sluice_collector_sink_dropped_total{reason}           reason not_metrics counts log events
 //	                                                      given to the sink (they are dropped:
 //	                                                      route logs elsewhere); no_name,
-//	                                                      duplicate_label, 4xx and not_written
-//	                                                      count samples
+//	                                                      duplicate_label, duplicate_timestamp,
+//	                                                      4xx and not_written count samples
 package remotewrite

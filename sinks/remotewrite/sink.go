@@ -78,7 +78,7 @@ func New(cfg Config, set component.Settings) (*Sink, error) {
 	s.sent = set.Metrics.GetOrCreateCounter(fmt.Sprintf(`sluice_collector_sink_samples_sent_total{sink="%s"}`, sink))
 	s.retries = set.Metrics.GetOrCreateCounter(fmt.Sprintf(`sluice_collector_sink_retries_total{sink="%s"}`, sink))
 	s.duration = set.Metrics.GetOrCreateHistogram(fmt.Sprintf(`sluice_collector_sink_request_duration_seconds{sink="%s"}`, sink))
-	for _, r := range []string{reasonNotMetrics, reasonNoName, reasonDuplicate, reason4xx, reasonNotWritten} {
+	for _, r := range []string{reasonNotMetrics, reasonNoName, reasonDuplicate, reasonDupTime, reason4xx, reasonNotWritten} {
 		s.dropped[r] = set.Metrics.GetOrCreateCounter(fmt.Sprintf(`sluice_collector_sink_dropped_total{sink="%s",reason="%s"}`, sink, r))
 	}
 	return s, nil
@@ -167,7 +167,9 @@ func (s *Sink) sendsMetadata(i int) bool {
 // shard's goroutine.
 func (s *Sink) sendShard(ctx context.Context, i int) error {
 	sh := &s.batch.shards[i]
-	sh.gather(s.batch.frags)
+	if dups := sh.gather(s.batch.frags); dups > 0 {
+		s.dropped[reasonDupTime].Add(dups)
+	}
 	meta := s.sendsMetadata(i)
 	var cur cursor
 	for {

@@ -164,3 +164,27 @@ func TestWriteV2(t *testing.T) {
 		t.Errorf("samples sent %d, want 6", got)
 	}
 }
+
+// TestDuplicateTimestamps checks that of a series' samples with the same
+// timestamp only the latest event's is sent, and the others counted.
+func TestDuplicateTimestamps(t *testing.T) {
+	rec := newRecorder(t, nil)
+	s, set, _ := testSink(t, Config{URL: rec.srv.URL, Shards: 1})
+	events := []*event.Event{
+		metricEvent(
+			prompb.TimeSeries{Labels: lbls("__name__", "a"), Samples: samples(1000, 1, 2000, 2)},
+			prompb.TimeSeries{Labels: lbls("__name__", "b"), Samples: samples(1000, 1, 1000, 2, 500, 3)},
+		),
+		metricEvent(prompb.TimeSeries{Labels: lbls("__name__", "a"), Samples: []prompb.Sample{{Timestamp: 2000, Value: staleNaN}, {Timestamp: 3000, Value: 3}}}),
+	}
+	if err := s.Write(t.Context(), events); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`{__name__="a"} 1000:1 2000:stale 3000:3`, `{__name__="b"} 500:3 1000:2`}
+	if got := rec.allSeries(); !slices.Equal(got, want) {
+		t.Errorf("series:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := counter(set, `sluice_collector_sink_dropped_total{sink="rw",reason="duplicate_timestamp"}`); got != 2 {
+		t.Errorf("duplicate timestamps dropped %d, want 2", got)
+	}
+}

@@ -3,10 +3,12 @@ package metricproc
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/prompb"
+	"gopkg.in/yaml.v3"
 
 	"github.com/sluicehq/sluice/pipelines/event"
 )
@@ -125,4 +127,45 @@ func BenchmarkRelabelInputCopy(b *testing.B) {
 		resetEvent(e, src, store)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchSeries), "ns/series")
+}
+
+const benchLogs = 1000
+
+// BenchmarkLogToMetric counts batches of access-log events into a
+// labelled counter, a histogram and a counter behind a condition.
+func BenchmarkLogToMetric(b *testing.B) {
+	var cfg LogToMetricConfig
+	if err := yaml.Unmarshal([]byte(`
+metrics:
+  - {name: http_requests_total, type: counter, labels: {status: "{{ status }}", method: "{{ method }}", host: "{{ meta.host }}"}}
+  - {name: http_request_seconds, type: histogram, field: duration, labels: {method: "{{ method }}"}}
+  - {name: http_errors_total, type: counter, condition: "status >= 500"}
+`), &cfg); err != nil {
+		b.Fatal(err)
+	}
+	clock := &fakeClock{t: t0}
+	p, err := newLogToMetric(cfg, testSettings("bench"), clock.now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	events := make([]*event.Event, benchLogs)
+	meta := map[string]string{"host": "web1"}
+	for i := range events {
+		events[i] = &event.Event{Kind: event.KindLog, Meta: meta, Fields: map[string]any{
+			"message":  "GET /api/v1/items 200",
+			"status":   float64([]int{200, 200, 200, 404, 500}[i%5]),
+			"method":   []string{"GET", "POST"}[i%2],
+			"duration": float64(i%100) / 100,
+		}}
+	}
+	batch := make([]*event.Event, benchLogs)
+	b.ReportAllocs()
+	for b.Loop() {
+		copy(batch, events)
+		clock.advance(time.Second) // an emission every 15 batches
+		if out := p.Process(batch); len(out) < benchLogs {
+			b.Fatalf("%d events out", len(out))
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchLogs), "ns/event")
 }

@@ -3,6 +3,7 @@ package metricproc
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -190,6 +191,11 @@ func appendText(dst []byte, v any) []byte {
 	case string:
 		return append(dst, x...)
 	case float64:
+		// JSON numbers are floats; most that become labels are whole
+		// (status codes), and formatting those as integers is faster.
+		if x == math.Trunc(x) && math.Abs(x) < 1e15 && (x != 0 || !math.Signbit(x)) {
+			return strconv.AppendInt(dst, int64(x), 10)
+		}
 		return strconv.AppendFloat(dst, x, 'f', -1, 64)
 	case int64:
 		return strconv.AppendInt(dst, x, 10)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -222,4 +223,30 @@ func TestRelabelSharedInput(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
+}
+
+// TestRelabelConcurrent runs Process from several goroutines (each with
+// its own scratch space from the pool); run with -race.
+func TestRelabelConcurrent(t *testing.T) {
+	r, _ := newTestRelabel(t, benchRules)
+	src := benchSeriesLabels()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 20 {
+				e := &event.Event{}
+				resetEvent(e, src, make([]prompb.Label, len(src)*10))
+				out := r.Process([]*event.Event{e})
+				if len(out) != 1 || len(out[0].Series) != benchSeries*9/10 {
+					t.Errorf("kept %d events", len(out))
+					return
+				}
+				if got, want := labelsText(out[0].Series[0]), `{__name__="http_metric_0", code="200", container="app", host="10.1.2.3", instance="10.1.2.3:9100", job="kubernetes-pods", method="GET", namespace="prod", pod="app-7d9f8b6c5-x2x4k"}`; got != want {
+					t.Errorf("got %s, want %s", got, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

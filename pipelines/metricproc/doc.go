@@ -37,5 +37,56 @@
 //
 // # log_to_metric
 //
-// See logtometric.go: its Config documents the keys.
+//	processors:
+//	  - log_to_metric:
+//	      interval: 15s        # how often the values are emitted
+//	      drop_logs: false     # drop the log events once counted
+//	      max_series: 10000    # distinct series kept, over all metrics
+//	      metrics:
+//	        - {name: http_requests_total, type: counter, labels: {status: "{{ status }}", host: "{{ meta.host }}"}}
+//	        - {name: http_request_seconds, type: histogram, field: duration, buckets: [0.1, 0.5, 1]}
+//	        - {name: queue_depth, type: gauge, field: depth, condition: 'kind == "log" && meta.env == "prod"'}
+//
+// Each log event is tested against every metric: when the metric's
+// condition holds (an expr-lang expression over the event's fields by
+// name, message, meta and kind, compiled once) and the event has the
+// metric's numeric field, the series named by the metric and its label
+// templates is updated: a counter adds 1 (or the field's value), a gauge
+// takes the value, a histogram observes it. Metric events pass through.
+//
+// State: every series' value is cumulative from the start of the
+// process; a counter never resets while it runs (a restart resets it, as
+// any Prometheus counter). Memory is bounded by max_series: an event
+// that would create a series past it is not counted in that metric, and
+// counted in sluice_collector_processor_dropped_total{processor,
+// reason="max_series"}. Series are never forgotten, so a label with
+// unbounded values (a user id, a path with ids) fills the cap: label
+// templates should name fields with few values.
+//
+// Emission: when Process is called and interval has passed since the last
+// emission (or since the processor was made), one KindMetric event is
+// appended to the batch, after the events passed on, carrying the
+// current value of every series with the timestamp now (ms): series have
+// __name__ and sorted labels; a histogram is written as Prometheus's
+// classic series, name_bucket{le} (cumulative, le formatted as
+// Prometheus does, "+Inf" last), name_sum and name_count; the event's
+// Metadata gives each metric's type. The event's slices are its own, so
+// a later processor (relabel) may change them. Nothing is emitted while
+// there is no series, nor between batches: a pipeline that receives no
+// events emits nothing (the interval is a lower bound). The values of
+// the last interval are not emitted at shutdown.
+//
+// An event a metric does not count for want of a value (the field is
+// missing, not a number, not finite, or negative for a counter) is
+// counted in sluice_collector_log_to_metric_skipped_total{processor,
+// metric,reason="no_value"}; a condition that fails to run (comparing a
+// string with a number) in reason="condition_error", and logged at most
+// once a minute. A missing field is nil in a condition: write
+// `status != nil && status >= 500` when the field may be absent.
+//
+// Process holds one lock for the batch; per event it allocates nothing
+// once its series exist (BenchmarkLogToMetric): series are found by a key
+// built in a reused buffer (the metric's index, then each label value
+// followed by its length), and label values are formatted into that
+// buffer.
 package metricproc

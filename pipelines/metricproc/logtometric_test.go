@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -351,4 +352,27 @@ func TestAppendText(t *testing.T) {
 			t.Errorf("appendText(%#v) = %q, want %q (event.Format: %q)", tt.v, got, tt.want, event.Format(tt.v))
 		}
 	}
+}
+
+// TestLogToMetricConcurrent counts from several goroutines at once; run
+// with -race.
+func TestLogToMetricConcurrent(t *testing.T) {
+	p, clock, _ := newTestL2M(t, `
+metrics: [{name: lines_total, type: counter, labels: {n: "{{ n }}"}}]
+`)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for range 100 {
+				p.Process([]*event.Event{logEvent(map[string]any{"n": float64(g % 2)}, nil)})
+			}
+		})
+	}
+	wg.Wait()
+	clock.advance(15 * time.Second)
+	ms := clock.t.UnixMilli()
+	checkLines(t, emitted(t, p.Process(nil), 0), []string{
+		fmt.Sprintf(`{__name__="lines_total", n="0"} 200 @%d`, ms),
+		fmt.Sprintf(`{__name__="lines_total", n="1"} 200 @%d`, ms),
+	})
 }

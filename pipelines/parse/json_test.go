@@ -1,10 +1,10 @@
 package parse
 
 import (
-	"github.com/sluicehq/sluice/pipelines/event"
 	"testing"
 
 	"github.com/sluicehq/sluice/pipelines/component"
+	"github.com/sluicehq/sluice/pipelines/event"
 )
 
 func TestParseJSON(t *testing.T) {

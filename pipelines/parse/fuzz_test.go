@@ -1,0 +1,102 @@
+package parse
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sluicehq/sluice/pipelines/event"
+)
+
+// loneSurrogate finds escapes of UTF-16 surrogates, which the decoder
+// keeps as text when unpaired where encoding/json makes U+FFFD.
+var loneSurrogate = regexp.MustCompile(`(?i)\\ud[89a-f]`)
+
+// FuzzDecodeJSON checks the JSON to map conversion against
+// encoding/json: what encoding/json accepts must decode to the same
+// values. One decoder serves every input, as a processor's serves every
+// event, so its key cache and arena are exercised too.
+func FuzzDecodeJSON(f *testing.F) {
+	var d jsonDecoder
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := d.decode(s, false, 0)
+		var want any
+		if json.Unmarshal([]byte(s), &want) != nil || loneSurrogate.MatchString(s) {
+			return
+		}
+		if err != nil {
+			if strings.Contains(err.Error(), "too big depth") {
+				return // fastjson's nesting limit, 300
+			}
+			t.Fatalf("encoding/json takes %q, the decoder says %v", s, err)
+		}
+		if !equalValues(got, want) {
+			t.Fatalf("%q:\n got %s\nwant %s", s, show(got), show(want))
+		}
+		if _, isObject := want.(map[string]any); isObject {
+			if m, err := d.decode(s, true, 3); err != nil || !equalValues(m, want) {
+				t.Fatalf("%q as an object: %v %s", s, err, show(m))
+			}
+		} else if _, err := d.decode(s, true, 0); err == nil {
+			t.Fatalf("%q decoded as an object", s)
+		}
+	})
+}
+
+// FuzzDecodeLogfmt checks that what decodes encodes back (keys bare,
+// values quoted) to a line that decodes the same.
+func FuzzDecodeLogfmt(f *testing.F) {
+	f.Fuzz(func(t *testing.T, line string) {
+		m, err := decodeLogfmt(line, 0)
+		if err != nil {
+			return
+		}
+		var b []byte
+		for k, v := range m {
+			s := v.(string)
+			if k == "" || strings.ContainsAny(k, "= \"") || !utf8.ValidString(k) {
+				t.Fatalf("%q: bad key %q", line, k)
+			}
+			if !utf8.ValidString(s) {
+				return // the JSON quoting below would change it
+			}
+			b = append(b, k...)
+			b = append(b, '=')
+			b = event.AppendString(b, s)
+			b = append(b, ' ')
+		}
+		again, err := decodeLogfmt(string(b), 0)
+		if err != nil || !equalValues(m, again) {
+			t.Fatalf("%q decoded to %s; encoded as %q it decodes to %s (%v)", line, show(m), b, show(again), err)
+		}
+	})
+}
+
+// FuzzParseSyslog checks that any line parses or is refused without
+// panicking, with a PRI in range and header fields taken from the line.
+func FuzzParseSyslog(f *testing.F) {
+	f.Fuzz(func(t *testing.T, line string) {
+		m, err := parseSyslog(line, readTime, time.UTC)
+		if err != nil {
+			return
+		}
+		if m.facility > 23 || m.severity > 7 || m.facility < 0 || m.severity < 0 {
+			t.Fatalf("%q: PRI %d.%d", line, m.facility, m.severity)
+		}
+		for _, s := range []string{m.hostname, m.appname, m.procid, m.msgid, m.msg} {
+			if !strings.Contains(line, s) {
+				t.Fatalf("%q: %q is not from the line", line, s)
+			}
+		}
+		if !m.timestamp.IsZero() && (m.timestamp.Year() < 0 || m.timestamp.Year() > 9999) {
+			t.Fatalf("%q: timestamp %v", line, m.timestamp)
+		}
+		fields := m.fields(0)
+		if fields[event.FieldMessage] != m.msg || fields[SyslogSeverity] == "" {
+			t.Fatalf("%q: fields %s", line, show(fields))
+		}
+	})
+}

@@ -21,6 +21,16 @@
 // read: the spool's own count of entries not acknowledged bounds the
 // shipper's count of unread ones.
 //
+// # Failed sends
+//
+// The agent's Senders retry until delivered, so a record comes back
+// undelivered mostly when they close. If a spooled record is not
+// delivered while the shipper runs on, the forwarder waits for the
+// answers of every entry it sent, rewinds the spool to its oldest
+// unacknowledged entry and sends from there again after a back-off
+// (counted in sluice_agent_ship_spool_rewinds_total). Entries delivered
+// after the failed one are sent twice; new batches are spooled behind.
+//
 // # Order
 //
 // Records reach the Sender in the order sources emitted them, whether

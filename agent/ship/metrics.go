@@ -3,7 +3,7 @@ package ship
 import "github.com/VictoriaMetrics/metrics"
 
 type shipMetrics struct {
-	shipped, spooled, dropped, corrupt *metrics.Counter
+	shipped, spooled, dropped, corrupt, rewinds *metrics.Counter
 }
 
 func newShipMetrics(set *metrics.Set, s *Shipper) *shipMetrics {
@@ -21,5 +21,6 @@ func newShipMetrics(set *metrics.Set, s *Shipper) *shipMetrics {
 		spooled: set.GetOrCreateCounter(`sluice_agent_ship_spooled_records_total`),
 		dropped: set.GetOrCreateCounter(`sluice_agent_ship_dropped_records_total`),
 		corrupt: set.GetOrCreateCounter(`sluice_agent_ship_corrupt_spool_entries_total`),
+		rewinds: set.GetOrCreateCounter(`sluice_agent_ship_spool_rewinds_total`),
 	}
 }

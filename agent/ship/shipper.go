@@ -31,6 +31,9 @@ type Spool interface {
 	Next(ctx context.Context) (data []byte, ack func() error, err error)
 	// Len is the number of entries not yet acknowledged.
 	Len() int64
+	// Rewind makes Next return the entries not acknowledged again, from
+	// the oldest: for a reader whose sends failed.
+	Rewind()
 }
 
 // DefaultMaxInflight is the default of Config.MaxInflight.
@@ -70,6 +73,7 @@ type Shipper struct {
 
 	mu        sync.Mutex // orders sends; guards the fields below
 	spooling  bool
+	rewinding bool  // the forwarder is about to read the spool again
 	appending int   // spool appends under way
 	unread    int64 // entries in the spool not yet read by the forwarder
 
@@ -80,8 +84,10 @@ type Shipper struct {
 	roomMu   sync.Mutex
 	room     chan struct{} // closed when in-flight bytes were released
 
-	pendMu  sync.Mutex
-	pending []*entryState // spool entries sent, in spool order
+	pendMu   sync.Mutex
+	pending  []*entryState // spool entries sent, in spool order
+	failed   bool          // a pending entry was not delivered: rewind the spool
+	progress bool          // an entry was acknowledged since the last rewind
 
 	wake   chan struct{}
 	cancel context.CancelFunc
@@ -277,7 +283,14 @@ func (s *Shipper) spoolBatch(ctx context.Context, recs []source.Record, ack func
 // forward drains the spool into the Sender, in order, within MaxInflight.
 func (s *Shipper) forward(ctx context.Context) {
 	defer s.wg.Done()
+	rewinds := 0
 	for attempt := 0; ctx.Err() == nil; {
+		if s.sendFailed() {
+			if !s.rewind(ctx, &rewinds) {
+				return
+			}
+			continue
+		}
 		if !s.waitRoom(ctx) {
 			return
 		}
@@ -317,7 +330,7 @@ func (s *Shipper) forward(ctx context.Context) {
 // spooled entry was read by the forwarder and no append is under way:
 // what is sent next comes after every spooled record.
 func (s *Shipper) leaveSpoolingIfDrainedLocked() {
-	if !s.spooling || s.appending > 0 {
+	if !s.spooling || s.appending > 0 || s.rewinding {
 		return
 	}
 	// With when_full: drop_oldest the spool drops entries the forwarder
@@ -356,12 +369,70 @@ func (s *Shipper) entryDone(st *entryState, err error) {
 	s.pendMu.Lock()
 	defer s.pendMu.Unlock()
 	st.done, st.stuck = true, err != nil
+	s.failed = s.failed || st.stuck
 	for len(s.pending) > 0 && s.pending[0].done && !s.pending[0].stuck {
 		if err := s.pending[0].ack(); err != nil {
 			s.lg.Error("acknowledge spool entry", "err", err)
 		}
 		s.pending = s.pending[1:]
+		s.progress = true
 	}
+}
+
+// sendFailed reports whether a spooled entry was not delivered.
+func (s *Shipper) sendFailed() bool {
+	s.pendMu.Lock()
+	defer s.pendMu.Unlock()
+	return s.failed
+}
+
+// rewind reads the spool again from its oldest unacknowledged entry
+// after a spooled record was not delivered while the shipper runs on
+// (the Sender gave up on it). It waits for the answers of every entry
+// sent, so that none is acknowledged after the rewind, and for a back-off
+// growing with the rewinds that made no progress. Entries delivered after
+// the failed one are sent again: delivery stays at least once. New
+// batches go to the spool, behind the entries read again. It returns
+// false once ctx ended.
+func (s *Shipper) rewind(ctx context.Context, rewinds *int) bool {
+	s.mu.Lock()
+	s.spooling, s.rewinding = true, true
+	s.mu.Unlock()
+	for {
+		s.pendMu.Lock()
+		answered := true
+		for _, st := range s.pending {
+			answered = answered && st.done
+		}
+		if answered {
+			if s.progress {
+				*rewinds = 0
+			}
+			s.pending, s.failed, s.progress = nil, false, false
+		}
+		s.pendMu.Unlock()
+		if answered {
+			break
+		}
+		if !sleep(ctx, 10*time.Millisecond) {
+			return false
+		}
+	}
+	if !sleep(ctx, backoff(*rewinds)) {
+		return false
+	}
+	*rewinds++
+	s.mu.Lock()
+	s.cfg.Spool.Rewind()
+	// Every entry not acknowledged is unread again; an append counted
+	// twice meanwhile only delays the return to direct sends.
+	s.unread = s.cfg.Spool.Len()
+	s.rewinding = false
+	s.mu.Unlock()
+	s.m.rewinds.Inc()
+	s.lg.Warn("a spooled batch was not delivered: sending the spool again from its oldest unacknowledged entry",
+		"entries", s.cfg.Spool.Len())
+	return true
 }
 
 func backoff(attempt int) time.Duration {

@@ -77,13 +77,10 @@ func (b *batch) reset() {
 	for i := range b.shards {
 		b.shards[i].reset()
 	}
-	clear(b.frags)
-	b.frags = b.frags[:0]
-	clear(b.labelArena)
-	b.labelArena = b.labelArena[:0]
+	b.frags = reuse(b.frags)
+	b.labelArena = reuse(b.labelArena)
 	clear(b.metadata)
-	clear(b.metaList)
-	b.metaList = b.metaList[:0]
+	b.metaList = reuse(b.metaList)
 	b.dropNotMetrics, b.dropNoName, b.dropDuplicate = 0, 0, 0
 }
 
@@ -236,15 +233,14 @@ type shard struct {
 }
 
 func (sh *shard) reset() {
-	clear(sh.series)
-	sh.series = sh.series[:0]
+	if len(sh.index) > maxKeptElements {
+		sh.index = map[uint64]int32{}
+	}
 	clear(sh.index)
-	clear(sh.sampleArena)
-	sh.sampleArena = sh.sampleArena[:0]
-	clear(sh.histArena)
-	sh.histArena = sh.histArena[:0]
-	clear(sh.exemplarArena)
-	sh.exemplarArena = sh.exemplarArena[:0]
+	sh.series = reuse(sh.series)
+	sh.sampleArena = reuse(sh.sampleArena)
+	sh.histArena = reuse(sh.histArena)
+	sh.exemplarArena = reuse(sh.exemplarArena)
 	sh.enc.release()
 }
 
@@ -320,6 +316,21 @@ func cmpSample(a, b prompb.Sample) int       { return cmp.Compare(a.Timestamp, b
 func cmpHistogram(a, b prompb.Histogram) int { return cmp.Compare(a.Timestamp, b.Timestamp) }
 
 func cmpExemplar(a, b prompb.Exemplar) int { return cmp.Compare(a.Timestamp, b.Timestamp) }
+
+// maxKeptElements bounds the capacity of a slice kept for the next Write:
+// one unusually large batch does not pin its memory for good.
+const maxKeptElements = 1 << 20
+
+// reuse returns xs emptied for the next Write, its elements zeroed so
+// that it holds no reference to the last Write's events; nil when it
+// grew beyond maxKeptElements.
+func reuse[T any](xs []T) []T {
+	if cap(xs) > maxKeptElements {
+		return nil
+	}
+	clear(xs)
+	return xs[:0]
+}
 
 // cursor is how far a shard's requests have got through its series.
 type cursor struct {

@@ -181,19 +181,13 @@ func (e *encoder) compress(pb []byte) []byte {
 // release drops the references to the Write's events and buffers grown
 // too large to keep.
 func (e *encoder) release() {
-	clear(e.chunks)
-	e.chunks = e.chunks[:0]
-	clear(e.v1.Timeseries)
-	e.v1.Timeseries, e.v1.Metadata = e.v1.Timeseries[:0], nil
-	clear(e.v2.Timeseries)
-	e.v2.Timeseries, e.v2.Symbols = e.v2.Timeseries[:0], nil
+	e.chunks = reuse(e.chunks)
+	e.v1.Timeseries, e.v1.Metadata = reuse(e.v1.Timeseries), nil
+	e.v2.Timeseries, e.v2.Symbols = reuse(e.v2.Timeseries), nil
 	clear(e.symbols)
-	clear(e.symbolList)
-	e.symbolList = e.symbolList[:0]
-	clear(e.histograms)
-	e.histograms = e.histograms[:0]
-	clear(e.exemplars)
-	e.exemplars = e.exemplars[:0]
+	e.symbolList = reuse(e.symbolList)
+	e.refs, e.samples = reuse(e.refs), reuse(e.samples)
+	e.histograms, e.exemplars = reuse(e.histograms), reuse(e.exemplars)
 	if cap(e.pb) > maxKeptBuffer {
 		e.pb = nil
 	}

@@ -86,25 +86,31 @@ type received struct {
 	at     time.Time
 }
 
-// series renders the request's series, v1 or v2 (v2 labels resolved).
+// timeseries returns the request's series with their labels and float
+// samples, v1 or v2 (v2 labels resolved).
+func (r received) timeseries() []prompb.TimeSeries {
+	if r.v1 != nil {
+		return r.v1.Timeseries
+	}
+	var out []prompb.TimeSeries
+	for _, ts := range r.v2.Timeseries {
+		var p prompb.TimeSeries
+		for i := 0; i+1 < len(ts.LabelsRefs); i += 2 {
+			p.Labels = append(p.Labels, prompb.Label{Name: r.v2.Symbols[ts.LabelsRefs[i]], Value: r.v2.Symbols[ts.LabelsRefs[i+1]]})
+		}
+		for _, s := range ts.Samples {
+			p.Samples = append(p.Samples, prompb.Sample{Timestamp: s.Timestamp, Value: s.Value})
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// series renders the request's series.
 func (r received) series() []string {
 	var out []string
-	if r.v1 != nil {
-		for _, ts := range r.v1.Timeseries {
-			out = append(out, render(ts.Labels, ts.Samples))
-		}
-		return out
-	}
-	for _, ts := range r.v2.Timeseries {
-		var ls []prompb.Label
-		for i := 0; i+1 < len(ts.LabelsRefs); i += 2 {
-			ls = append(ls, prompb.Label{Name: r.v2.Symbols[ts.LabelsRefs[i]], Value: r.v2.Symbols[ts.LabelsRefs[i+1]]})
-		}
-		var ss []prompb.Sample
-		for _, s := range ts.Samples {
-			ss = append(ss, prompb.Sample{Timestamp: s.Timestamp, Value: s.Value})
-		}
-		out = append(out, render(ls, ss))
+	for _, ts := range r.timeseries() {
+		out = append(out, render(ts.Labels, ts.Samples))
 	}
 	return out
 }

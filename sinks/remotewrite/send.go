@@ -93,7 +93,7 @@ func (s *Sink) do(ctx context.Context, body []byte) (response, error) {
 	}
 	// Read what is left (within reason) so the connection is reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	s.duration.Update(since(t0))
+	s.duration.UpdateDuration(t0)
 	s.requests(resp.StatusCode).Inc()
 	return r, nil
 }

@@ -23,6 +23,12 @@ import (
 // reach the receiver in timestamp order, once each, even when the batch
 // holds its events out of order.
 func TestShardOrder(t *testing.T) {
+	for _, protocol := range []string{"v1", "v2"} {
+		t.Run(protocol, func(t *testing.T) { testShardOrder(t, protocol) })
+	}
+}
+
+func testShardOrder(t *testing.T, protocol string) {
 	const nSeries, nEvents = 50, 30
 	// The recorder keeps requests in the order they arrived; the
 	// answer waits a little so that the shards' requests interleave.
@@ -35,7 +41,7 @@ func TestShardOrder(t *testing.T) {
 		time.Sleep(time.Duration(rand.IntN(500)) * time.Microsecond)
 		w.WriteHeader(http.StatusNoContent)
 	})
-	s, set, _ := testSink(t, Config{URL: rec.srv.URL, Shards: 4, MaxSamplesPerRequest: 7})
+	s, set, _ := testSink(t, Config{URL: rec.srv.URL, Shards: 4, MaxSamplesPerRequest: 7, Protocol: protocol})
 
 	batch := func(first int) []*event.Event {
 		var events []*event.Event
@@ -63,7 +69,7 @@ func TestShardOrder(t *testing.T) {
 	}
 	arrived := map[string][]int64{} // series → timestamps in arrival order
 	for _, r := range rec.requests() {
-		for _, ts := range r.v1.Timeseries {
+		for _, ts := range r.timeseries() {
 			key := ts.Labels[0].Value + "/" + ts.Labels[1].Value
 			for _, s := range ts.Samples {
 				arrived[key] = append(arrived[key], s.Timestamp)

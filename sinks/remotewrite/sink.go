@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"runtime/debug"
 	"sync"
-	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/prometheus/prometheus/prompb"
@@ -219,6 +218,3 @@ func (s *Sink) requests(code int) *metrics.Counter {
 }
 
 var _ component.Sink = (*Sink)(nil)
-
-// since is for the request duration histogram.
-func since(t time.Time) float64 { return time.Since(t).Seconds() }

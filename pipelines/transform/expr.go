@@ -132,47 +132,59 @@ func checkCondition(code string) error {
 }
 
 // conditions is a set of compiled expressions evaluated against the same
-// events (route's rules; a filter's one condition): the environment is
-// built once per event for all of them.
+// events (route's rules; a filter's one condition).
 type conditions struct {
 	programs []*vm.Program
-	// refs are the names the expressions mention; all is set when one
-	// uses $env, which needs every field.
+	// refs are the names the expressions mention, and uses[i] the
+	// indexes in refs of those program i mentions: a name is put in the
+	// environment when the first program that needs it runs on an event,
+	// so route's first match does not pay for the later routes' names.
 	refs []envRef
-	all  bool
-	// direct is set when the expressions mention fields only: the
-	// event's Fields map is then the environment itself, and binding an
-	// event costs nothing.
+	uses [][]int
+	// all is set when an expression uses $env, which needs every field.
+	all bool
+	// direct is set when the expressions mention top-level fields only:
+	// the event's Fields map is then the environment itself, and binding
+	// an event costs nothing.
 	direct bool
 	pool   sync.Pool // of *evaluator
 }
 
 func newConditions(codes ...string) (*conditions, error) {
 	c := &conditions{}
-	seen := map[string]bool{}
+	index := map[string]int{}
 	for _, code := range codes {
 		p, err := compileCondition(code)
 		if err != nil {
 			return nil, fmt.Errorf("%q does not compile: %w", code, err)
 		}
 		c.programs = append(c.programs, p)
+		var uses []int
 		node := p.Node()
 		vars := declared(code)
 		ast.Walk(&node, visitFunc(func(n *ast.Node) {
 			id, ok := (*n).(*ast.IdentifierNode)
-			if !ok || vars[id.Value] || seen[id.Value] {
+			if !ok || vars[id.Value] {
 				return
 			}
-			seen[id.Value] = true
-			c.refs = append(c.refs, newEnvRef(id.Value))
+			j, ok := index[id.Value]
+			if !ok {
+				j = len(c.refs)
+				index[id.Value] = j
+				c.refs = append(c.refs, newEnvRef(id.Value))
+			}
+			if !slices.Contains(uses, j) {
+				uses = append(uses, j)
+			}
 			if id.Value == envAll {
 				c.all = true
 			}
 		}))
+		c.uses = append(c.uses, uses)
 	}
 	c.direct = !slices.ContainsFunc(c.refs, func(r envRef) bool { return r.kind != refField })
 	c.pool.New = func() any {
-		return &evaluator{c: c, env: make(map[string]any, len(c.refs))}
+		return &evaluator{c: c, env: make(map[string]any, len(c.refs)), boundAt: make([]uint64, len(c.refs))}
 	}
 	return c, nil
 }
@@ -183,7 +195,7 @@ func (c *conditions) put(ev *evaluator) {
 	if ev.c.all {
 		clear(ev.env) // do not keep the last event's fields alive
 	}
-	ev.fields = nil
+	ev.e = nil
 	c.pool.Put(ev)
 }
 
@@ -193,14 +205,18 @@ type evaluator struct {
 	c   *conditions
 	vm  vm.VM
 	env map[string]any
-	// fields is the bound event's Fields when c.direct.
-	fields map[string]any
+	e   *event.Event // bound
+	// gen counts bind calls; boundAt[j] == gen when refs[j] is in env
+	// for the bound event.
+	gen     uint64
+	boundAt []uint64
 }
 
-// envRef is a name an expression mentions, and how bind finds its value.
+// envRef is a name an expression mentions, and how its value is found.
 type envRef struct {
-	name string // in the environment
-	key  string // of Meta, for refMeta
+	name string   // in the environment
+	key  string   // of Meta, for refMeta
+	path []string // name split at dots, for refPath
 	kind uint8
 }
 
@@ -218,7 +234,7 @@ func newEnvRef(name string) envRef {
 	case strings.HasPrefix(name, envMeta+"."):
 		return envRef{name: name, key: name[len(envMeta)+1:], kind: refMeta}
 	case strings.Contains(name, "."):
-		return envRef{name: name, kind: refPath}
+		return envRef{name: name, path: strings.Split(name, "."), kind: refPath}
 	}
 	return envRef{name: name, kind: refField}
 }
@@ -235,43 +251,64 @@ func isBuiltin(name string) bool {
 
 // bind makes e the environment of the next match calls.
 func (ev *evaluator) bind(e *event.Event) {
-	if ev.c.direct {
-		ev.fields = e.Fields
+	ev.e = e
+	ev.gen++
+	if !ev.c.all {
 		return
 	}
 	env := ev.env
-	if ev.c.all {
-		clear(env)
-		for k, v := range e.Fields {
-			env[k] = v
+	clear(env)
+	for k, v := range e.Fields {
+		env[k] = v
+	}
+	for _, name := range [...]string{envMessage, envMeta, envKind, envTimestamp, envFields} {
+		env[name] = builtin(name, e)
+	}
+}
+
+// bindRef puts the bound event's value of r in the environment; a missing
+// field stores nil, so that the previous event's value does not show
+// through.
+func (ev *evaluator) bindRef(r *envRef) {
+	e, env := ev.e, ev.env
+	switch r.kind {
+	case refField:
+		if !ev.c.all {
+			env[r.name] = e.Fields[r.name]
 		}
-		for _, name := range [...]string{envMessage, envMeta, envKind, envTimestamp, envFields} {
-			env[name] = builtin(name, e)
+	case refPath:
+		env[r.name] = lookup(e.Fields, r)
+	case refMeta:
+		// Boxing the string allocates; most events repeat the last
+		// one's value (the same host), which is kept then.
+		v := e.Meta[r.key]
+		if old, ok := env[r.name].(string); !ok || old != v {
+			env[r.name] = v
+		}
+	case refBuiltin:
+		if !ev.c.all {
+			env[r.name] = builtin(r.name, e)
 		}
 	}
-	// A missing field stores nil: the previous event's value must not
-	// show through.
-	for _, r := range ev.c.refs {
-		switch r.kind {
-		case refField:
-			if !ev.c.all {
-				env[r.name] = e.Fields[r.name]
-			}
-		case refPath:
-			env[r.name], _ = e.Get(r.name)
-		case refMeta:
-			// Boxing the string allocates; most events repeat the
-			// last one's value (the same host), which is kept then.
-			v := e.Meta[r.key]
-			if old, ok := env[r.name].(string); !ok || old != v {
-				env[r.name] = v
-			}
-		case refBuiltin:
-			if !ev.c.all {
-				env[r.name] = builtin(r.name, e)
-			}
+}
+
+// lookup returns the field at r's path, as event.Get does (a top-level
+// field named with dots first), nil when absent.
+func lookup(fields map[string]any, r *envRef) any {
+	if v, ok := fields[r.name]; ok {
+		return v
+	}
+	var cur any = fields
+	for _, part := range r.path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		if cur, ok = m[part]; !ok {
+			return nil
 		}
 	}
+	return cur
 }
 
 // builtin returns the value of a name that is not a field.
@@ -309,9 +346,17 @@ func builtin(name string, e *event.Event) any {
 
 // match runs expression i against the bound event.
 func (ev *evaluator) match(i int) (bool, error) {
-	env := ev.env
+	var env any
 	if ev.c.direct {
-		env = ev.fields
+		env = ev.e.Fields
+	} else {
+		for _, j := range ev.c.uses[i] {
+			if ev.boundAt[j] != ev.gen {
+				ev.bindRef(&ev.c.refs[j])
+				ev.boundAt[j] = ev.gen
+			}
+		}
+		env = ev.env
 	}
 	out, err := ev.vm.Run(ev.c.programs[i], env)
 	if err != nil {

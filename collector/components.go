@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"github.com/sluicehq/sluice/pipelines/metricproc"
 	"github.com/sluicehq/sluice/pipelines/parse"
 	"github.com/sluicehq/sluice/pipelines/transform"
 	"github.com/sluicehq/sluice/sinks/http"
@@ -15,19 +16,21 @@ import (
 func builtins() *registry {
 	return &registry{
 		processors: map[string]processorFactory{
-			"parse_json":   processor(parse.NewJSON),
-			"parse_logfmt": processor(parse.NewLogfmt),
-			"parse_regex":  processor(parse.NewRegex),
-			"parse_syslog": processor(parse.NewSyslog),
-			"timestamp":    processor(parse.NewTimestamp),
-			"set":          processor(transform.NewSet),
-			"rename":       processor(transform.NewRename),
-			"remove":       processor(transform.NewRemove),
-			"redact":       processor(transform.NewRedact),
-			"filter":       processor(transform.NewFilter),
-			"route":        processor(transform.NewRoute),
-			"sample":       processor(transform.NewSample),
-			"throttle":     processor(transform.NewThrottle),
+			"parse_json":    processor(parse.NewJSON),
+			"parse_logfmt":  processor(parse.NewLogfmt),
+			"parse_regex":   processor(parse.NewRegex),
+			"parse_syslog":  processor(parse.NewSyslog),
+			"timestamp":     processor(parse.NewTimestamp),
+			"set":           processor(transform.NewSet),
+			"rename":        processor(transform.NewRename),
+			"remove":        processor(transform.NewRemove),
+			"redact":        processor(transform.NewRedact),
+			"filter":        processor(transform.NewFilter),
+			"route":         processor(transform.NewRoute),
+			"sample":        processor(transform.NewSample),
+			"throttle":      processor(transform.NewThrottle),
+			"relabel":       processor(metricproc.NewRelabel),
+			"log_to_metric": processor(metricproc.NewLogToMetric),
 		},
 		sinks: map[string]sinkFactory{
 			"prometheus_remote_write": sink(remotewrite.New),

@@ -1,15 +1,18 @@
 package remotewrite
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"gopkg.in/yaml.v3"
 
 	"github.com/sluicehq/sluice/pipelines/component"
 	"github.com/sluicehq/sluice/pipelines/config"
@@ -87,5 +90,40 @@ func TestDefaults(t *testing.T) {
 	if c.Protocol != "v1" || c.Shards != 4 || c.MaxSamplesPerRequest != 2000 || c.Retry.InitialBackoff.D() != 100*time.Millisecond ||
 		c.Retry.MaxBackoff.D() != 30*time.Second || c.Retry.MaxElapsed.D() != time.Minute {
 		t.Errorf("defaults: %+v", c)
+	}
+}
+
+// TestConfigFiles decodes each testdata/config file strictly and checks
+// Validate against the file's "# want:" line.
+func TestConfigFiles(t *testing.T) {
+	files, err := filepath.Glob("testdata/config/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no config files: %v", err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, _, _ := strings.Cut(string(data), "\n")
+			want, ok := strings.CutPrefix(first, "# want: ")
+			if !ok {
+				t.Fatalf("first line %q is not # want: ...", first)
+			}
+			var cfg Config
+			dec := yaml.NewDecoder(bytes.NewReader(data))
+			dec.KnownFields(true)
+			if err := dec.Decode(&cfg); err != nil {
+				t.Fatal(err)
+			}
+			got := "ok"
+			if err := cfg.Validate(); err != nil {
+				got = err.Error()
+			}
+			if got != want {
+				t.Errorf("Validate() = %q, want %q", got, want)
+			}
+		})
 	}
 }

@@ -31,6 +31,9 @@
 // 2xx response's X-Prometheus-Remote-Write-Samples-Written (or
 // -Histograms-Written) says fewer were written than sent, the rest is
 // counted as dropped (reason not_written); the spec says not to retry.
+// A receiver that does not take v2 answers 415, a 4xx like any other:
+// the samples are dropped and counted, so use v1 with such receivers
+// (Prometheus before 3.0, VictoriaMetrics).
 //
 // # What is sent
 //

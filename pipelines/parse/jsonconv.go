@@ -36,6 +36,12 @@ type jsonDecoder struct {
 	// repeat, are allocated once. It is emptied when full, so that a
 	// stream of ever-new keys cannot grow it.
 	keys map[string]string
+	// recent is the keys of the last document in the order convert met
+	// them, and keyIndex the position of the next key in this one: the
+	// lines of a stream tend to have the same keys in the same order, so
+	// most keys are found by one comparison, without hashing.
+	recent   []string
+	keyIndex int
 	// arena holds the bytes of the string values of the document being
 	// converted; see str.
 	arena []byte
@@ -43,8 +49,12 @@ type jsonDecoder struct {
 	num []byte
 }
 
-// maxKeys bounds the key cache.
-const maxKeys = 4096
+// maxKeys bounds the key cache, and maxRecent the keys remembered by
+// position.
+const (
+	maxKeys   = 4096
+	maxRecent = 64
+)
 
 var (
 	errNotObject = errors.New("not a JSON object")
@@ -61,7 +71,7 @@ func (d *jsonDecoder) decode(s string, object bool, extra int) (any, error) {
 	// The unescaped string values of s are no longer than s (but for
 	// invalid UTF-8, which str handles), so one arena of len(s) bytes,
 	// allocated on the first string, holds them all.
-	d.arena = nil
+	d.arena, d.keyIndex = nil, 0
 	if v.Type() == fastjson.TypeObject {
 		return d.object(v, extra, len(s))
 	}
@@ -146,8 +156,24 @@ func (d *jsonDecoder) object(v *fastjson.Value, extra, size int) (map[string]any
 	return m, err
 }
 
-// key returns k as a string, from the cache when it was seen before.
+// key returns k as a string, from the caches when it was seen before.
 func (d *jsonDecoder) key(k []byte) string {
+	i := d.keyIndex
+	d.keyIndex++
+	if i < len(d.recent) && d.recent[i] == string(k) {
+		return d.recent[i]
+	}
+	s := d.cachedKey(k)
+	switch {
+	case i < len(d.recent):
+		d.recent[i] = s
+	case i < maxRecent:
+		d.recent = append(d.recent, s)
+	}
+	return s
+}
+
+func (d *jsonDecoder) cachedKey(k []byte) string {
 	if s, ok := d.keys[string(k)]; ok {
 		return s
 	}

@@ -33,7 +33,7 @@
 // counted as dropped (reason not_written); the spec says not to retry.
 // A receiver that does not take v2 answers 415, a 4xx like any other:
 // the samples are dropped and counted, so use v1 with such receivers
-// (Prometheus before 3.0, VictoriaMetrics).
+// (Prometheus before 3.0 and other receivers of 1.0 only).
 //
 // # What is sent
 //

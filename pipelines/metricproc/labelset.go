@@ -9,36 +9,59 @@ import (
 )
 
 // labelSet is the labels of one series while the relabel rules run: the
-// series' own labels (base, sorted, never written) plus the names deleted
-// and the labels set since. It mirrors labels.Builder (stringlabels)
-// operation for operation, so the rules see the same labels, in the
-// same order, as Prometheus's relabel.ProcessBuilder does, without
-// encoding the series' labels into a labels.Labels first. All its
+// series' own labels (base, sorted, never written), which of them are
+// gone (deleted, or overridden by a label set since), and the labels set
+// since (add, in the order they were first set). It behaves as
+// labels.Builder (stringlabels) does, operation for operation, so the
+// rules see the same labels, in the same order, as Prometheus's
+// relabel.ProcessBuilder does, without encoding the series' labels into
+// a labels.Labels first. Builder keeps the deleted names in a list that
+// every lookup scans; a flag per base label does the same work (a name
+// deleted that is in neither base nor add changes nothing). All its
 // slices are reused from series to series.
 type labelSet struct {
 	base []prompb.Label
-	del  []string
+	gone []bool // per base label
 	add  []labels.Label
+	// anyGone tells whether a base label is gone.
+	anyGone bool
 
-	// snapAdd is each's copy of add.
-	snapAdd []labels.Label
+	// snapAdd and snapGone are each's copies.
+	snapAdd  []labels.Label
+	snapGone []bool
 }
 
-// reset starts on a series; base must be sorted by name. As in
-// labels.Builder, a label with an empty value counts as absent.
-func (s *labelSet) reset(base []prompb.Label) {
+// reset starts on a series and reports whether its labels are sorted
+// by name, which the other methods need. As in labels.Builder, a label
+// with an empty value counts as absent.
+func (s *labelSet) reset(base []prompb.Label) (sorted bool) {
 	s.base = base
-	s.del = s.del[:0]
 	s.add = s.add[:0]
+	s.anyGone = false
+	s.gone = slices.Grow(s.gone[:0], len(base))[:len(base)]
+	sorted = true
 	for i := range base {
-		if base[i].Value == "" {
-			s.del = append(s.del, base[i].Name)
+		s.gone[i] = base[i].Value == ""
+		s.anyGone = s.anyGone || s.gone[i]
+		if i > 0 && base[i-1].Name > base[i].Name {
+			sorted = false
 		}
 	}
+	return sorted
 }
 
 // changed reports whether the labels differ from base.
-func (s *labelSet) changed() bool { return len(s.del) > 0 || len(s.add) > 0 }
+func (s *labelSet) changed() bool { return s.anyGone || len(s.add) > 0 }
+
+// baseIndex returns the index of name in base, or -1.
+func (s *labelSet) baseIndex(name string) int {
+	for i := range s.base {
+		if s.base[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
 
 func (s *labelSet) get(name string) string {
 	for i := range s.add {
@@ -46,15 +69,18 @@ func (s *labelSet) get(name string) string {
 			return s.add[i].Value
 		}
 	}
-	if slices.Contains(s.del, name) {
-		return ""
-	}
-	for i := range s.base {
-		if s.base[i].Name == name {
-			return s.base[i].Value
-		}
+	if i := s.baseIndex(name); i >= 0 && !s.gone[i] {
+		return s.base[i].Value
 	}
 	return ""
+}
+
+// markGone marks name's base label, if any, as gone.
+func (s *labelSet) markGone(name string) {
+	if i := s.baseIndex(name); i >= 0 {
+		s.gone[i] = true
+		s.anyGone = true
+	}
 }
 
 // set sets a label; an empty value deletes it. value must stay valid
@@ -71,13 +97,14 @@ func (s *labelSet) set(name, value string) {
 		}
 	}
 	s.add = append(s.add, labels.Label{Name: name, Value: value})
+	s.markGone(name)
 }
 
 func (s *labelSet) delete(name string) {
 	if i := slices.IndexFunc(s.add, func(l labels.Label) bool { return l.Name == name }); i >= 0 {
 		s.add = slices.Delete(s.add, i, i+1)
 	}
-	s.del = append(s.del, name)
+	s.markGone(name)
 }
 
 // each calls f with every label as they are now, in
@@ -85,47 +112,30 @@ func (s *labelSet) delete(name string) {
 // then the added ones in the order they were added. f may change the
 // set; it sees the labels as they were when each began.
 func (s *labelSet) each(f func(name, value string)) {
-	// del only grows while f runs, so its first ndel names are the
-	// deletions before; add can shrink, so it is copied.
-	ndel := len(s.del)
 	s.snapAdd = append(s.snapAdd[:0], s.add...)
+	s.snapGone = append(s.snapGone[:0], s.gone...)
 	for i := range s.base {
-		l := &s.base[i]
-		if slices.Contains(s.del[:ndel], l.Name) || containsName(s.snapAdd, l.Name) {
-			continue
+		if !s.snapGone[i] {
+			f(s.base[i].Name, s.base[i].Value)
 		}
-		f(l.Name, l.Value)
 	}
 	for _, l := range s.snapAdd {
 		f(l.Name, l.Value)
 	}
 }
 
-func containsName(ls []labels.Label, name string) bool {
-	for i := range ls {
-		if ls[i].Name == name {
-			return true
-		}
-	}
-	return false
-}
-
 // appendResult appends the final labels, sorted by name, to dst: the
-// same labels labels.Builder.Labels gives. Base labels are tested for
-// deletion by equality (names differ in length more often than not),
-// and the few added ones are inserted where they sort.
+// same labels labels.Builder.Labels gives. The few added labels are
+// inserted where they sort.
 func (s *labelSet) appendResult(dst []labels.Label) []labels.Label {
 	start := len(dst)
 	for i := range s.base {
-		l := &s.base[i]
-		if slices.Contains(s.del, l.Name) || containsName(s.add, l.Name) {
-			continue
+		if !s.gone[i] {
+			dst = append(dst, labels.Label{Name: s.base[i].Name, Value: s.base[i].Value})
 		}
-		dst = append(dst, labels.Label{Name: l.Name, Value: l.Value})
 	}
 	for _, a := range s.add {
-		kept := dst[start:]
-		at, _ := slices.BinarySearchFunc(kept, a.Name, func(l labels.Label, name string) int { return strings.Compare(l.Name, name) })
+		at, _ := slices.BinarySearchFunc(dst[start:], a.Name, func(l labels.Label, name string) int { return strings.Compare(l.Name, name) })
 		dst = slices.Insert(dst, start+at, a)
 	}
 	return dst

@@ -134,10 +134,10 @@ func newRelabeler(rules int) *relabeler {
 // relabelSeries applies the rules to s and reports whether to keep it.
 // Its labels are rewritten in place only when the rules changed them.
 func (w *relabeler) relabelSeries(rules []*rule, s *prompb.TimeSeries) bool {
-	if !sortedLabels(s.Labels) {
+	if !w.ls.reset(s.Labels) {
 		slices.SortFunc(s.Labels, func(a, b prompb.Label) int { return strings.Compare(a.Name, b.Name) })
+		w.ls.reset(s.Labels)
 	}
-	w.ls.reset(s.Labels)
 	for i, ru := range rules {
 		if !w.apply(i, ru) {
 			return false
@@ -181,13 +181,4 @@ func (a *labelArena) slice(n int) []prompb.Label {
 	start := len(a.buf)
 	a.buf = a.buf[:start+n]
 	return a.buf[start : start+n : start+n]
-}
-
-func sortedLabels(ls []prompb.Label) bool {
-	for i := 1; i < len(ls); i++ {
-		if ls[i-1].Name > ls[i].Name {
-			return false
-		}
-	}
-	return true
 }

@@ -12,7 +12,9 @@
 // Spooling: entered when the bytes sent but not acknowledged pass
 // MaxInflight (the broker is down or slow) or when a batch fails for
 // good. New batches are appended to the spool, encoded (codec.go), and
-// acked to their source once the spool has them durably. A forwarder
+// acked to their source once the spool has them durably; a batch larger
+// than the spool takes in one record (an eighth of a small spool's
+// max_size) is appended in pieces. A forwarder
 // goroutine reads the spool in order and feeds the Sender; a spool entry
 // is acknowledged to the spool when every one of its records, and every
 // entry before it, was acknowledged by the broker. When the forwarder

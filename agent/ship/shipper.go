@@ -259,12 +259,9 @@ func (t *tracker) finish(err error) {
 
 // spoolBatch appends recs to the spool and acks them to their source.
 func (s *Shipper) spoolBatch(ctx context.Context, recs []source.Record, ack func(error)) error {
-	err := s.cfg.Spool.Append(ctx, encodeBatch(nil, recs))
+	err := s.appendSplit(ctx, recs)
 	s.mu.Lock()
 	s.appending--
-	if err == nil {
-		s.unread++
-	}
 	s.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("spool %d records: %w", len(recs), err)
@@ -278,6 +275,28 @@ func (s *Shipper) spoolBatch(ctx context.Context, recs []source.Record, ack func
 	default:
 	}
 	return nil
+}
+
+// appendSplit appends recs as one spool entry or, when the spool refuses
+// it, as two halves, each split again as needed: a small spool takes
+// records of at most an eighth of its max_size, less than a source's
+// batch may be. Other errors fail as fast (the first half fails too).
+func (s *Shipper) appendSplit(ctx context.Context, recs []source.Record) error {
+	err := s.cfg.Spool.Append(ctx, encodeBatch(nil, recs))
+	if err == nil {
+		s.mu.Lock()
+		s.unread++
+		s.mu.Unlock()
+		return nil
+	}
+	if len(recs) < 2 || ctx.Err() != nil {
+		return err
+	}
+	half := len(recs) / 2
+	if err := s.appendSplit(ctx, recs[:half]); err != nil {
+		return err
+	}
+	return s.appendSplit(ctx, recs[half:])
 }
 
 // forward drains the spool into the Sender, in order, within MaxInflight.

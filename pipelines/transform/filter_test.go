@@ -2,6 +2,7 @@ package transform
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -172,5 +173,36 @@ func TestRouteSinkRefs(t *testing.T) {
 	cfg.Default = nil
 	if got, want := fmt.Sprint(cfg.SinkRefs()), "map[routes[0].to:[a b] routes[1].to:[c]]"; got != want {
 		t.Errorf("SinkRefs() = %s, want %s", got, want)
+	}
+}
+
+// TestExprErrorLog checks that run-time errors are all counted but
+// logged once per interval, with the key at fault.
+func TestExprErrorLog(t *testing.T) {
+	var buf strings.Builder
+	set := settings()
+	set.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	f, err := NewFilter(FilterConfig{DropIf: `status > 1`}, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := []*event.Event{logEvent(t, `{"message":"a","status":"x"}`), logEvent(t, `{"message":"b","status":"y"}`)}
+	if got := messages(f.Process(in)); got != "a b" {
+		t.Errorf("kept %q, want %q", got, "a b")
+	}
+	want := `level=WARN msg="expression failed; the event is treated as not matching" processor=logs/0-test key=drop_if ` +
+		`error="invalid operation: string > int (at column 8)" next_log_in=1m0s` + "\n"
+	if got := buf.String(); got != want {
+		t.Errorf("log\n%s\nwant\n%s", got, want)
+	}
+	if got := counter(set, `sluice_collector_processor_errors_total{processor="logs/0-test"}`); got != 2 {
+		t.Errorf("errors %d, want 2", got)
 	}
 }

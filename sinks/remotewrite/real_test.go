@@ -329,3 +329,58 @@ func TestPrometheus(t *testing.T) {
 		t.Errorf("instant query after the staleness marker:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestPrometheusManyRequests writes many series split across many small
+// requests of parallel shards into a real Prometheus, which refuses any
+// sample older than its series' last one: none may be refused, and all
+// must be there.
+func TestPrometheusManyRequests(t *testing.T) {
+	const nSeries, perWrite, writes = 200, 10, 3
+	prom := startPrometheus(t)
+	s, set, log := testSink(t, Config{URL: prom.base + "/api/v1/write", Shards: 4, MaxSamplesPerRequest: 50})
+	t0 := testStart()
+	for w := range writes {
+		var events []*event.Event
+		for i := range perWrite {
+			e := &event.Event{Kind: event.KindMetric}
+			at := t0 + int64(w*perWrite+i)*1000
+			for j := range nSeries {
+				e.Series = append(e.Series, prompb.TimeSeries{
+					Labels:  lbls("__name__", "sluice_rw_many", "id", strconv.Itoa(j)),
+					Samples: []prompb.Sample{{Timestamp: at, Value: float64(i)}},
+				})
+			}
+			events = append(events, e)
+		}
+		slices.Reverse(events) // merged back into order by the sink
+		if err := s.Write(t.Context(), events); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := counter(set, `sluice_collector_sink_dropped_total{sink="rw",reason="4xx"}`); got != 0 {
+		t.Fatalf("Prometheus refused %d samples:\n%s", got, log)
+	}
+	if got := counter(set, `sluice_collector_sink_requests_total{sink="rw",code="204"}`); got < nSeries*perWrite*writes/50 {
+		t.Errorf("%d requests, want at least %d", got, nSeries*perWrite*writes/50)
+	}
+	end := t0 + writes*perWrite*1000
+	eventually(t, func() error {
+		got, err := promQuery(prom.base, "sum(count_over_time(sluice_rw_many[5m]))", end)
+		if err != nil {
+			return err
+		}
+		if want := fmt.Sprintf("{} %d:%d", end, nSeries*perWrite*writes); !slices.Equal(got, []string{want}) {
+			return fmt.Errorf("Prometheus has %v, want %s", got, want)
+		}
+		return nil
+	})
+	// The check above can fail: a sample older than the series' last is
+	// refused with a 400, dropped and counted.
+	old := metricEvent(prompb.TimeSeries{Labels: lbls("__name__", "sluice_rw_many", "id", "0"), Samples: samples(float64(t0-1000), 1)})
+	if err := s.Write(t.Context(), []*event.Event{old}); err != nil {
+		t.Fatal(err)
+	}
+	if got := counter(set, `sluice_collector_sink_dropped_total{sink="rw",reason="4xx"}`); got != 1 {
+		t.Errorf("out-of-order sample: %d dropped, want 1 (Prometheus refuses it)", got)
+	}
+}

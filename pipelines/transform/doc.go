@@ -40,7 +40,8 @@
 // Mentioning timestamp allocates (a time.Time in an interface).
 //
 // An expression that fails at run time (comparing a string with a
-// number, calling a method on nil) counts in
+// number, or nil with a number: write (status ?? 0) >= 500 when status
+// may be absent; returning something other than a bool or nil) counts in
 // sluice_collector_processor_errors_total{processor} and the event is
 // treated as not matching: filter's condition is false (dropped), its
 // drop_if is false (kept), no route takes it, sample's exclude does not

@@ -245,9 +245,10 @@ func (a *Agent) startLocked(s namedSource) {
 	ctx, cancel := context.WithCancel(a.ctx)
 	r := &runningSource{cfg: s.cfg, cancel: cancel, done: make(chan struct{})}
 	a.running[s.name] = r
+	e := a.emitter
 	go func() {
 		defer close(r.done)
-		if err := s.src.Run(ctx, a.emitter); err != nil {
+		if err := s.src.Run(ctx, e); err != nil {
 			a.lg.Error("source stopped", "source", s.name, "err", err)
 		}
 	}()

@@ -32,14 +32,14 @@ type agentProcess struct {
 	http, cfg string
 }
 
-// startAgentProcess writes yaml (an agent: section, where HTTP stands for
-// the agent's HTTP address) to dir/agent.yaml and runs `sluice agent` on
-// it until its sources run.
+// startAgentProcess writes yaml (an agent: section, where AGENT_HTTP
+// stands for the agent's HTTP address) to dir/agent.yaml and runs
+// `sluice agent` on it until its sources run.
 func startAgentProcess(t *testing.T, dir, yaml string) *agentProcess {
 	t.Helper()
 	httpAddr := freeAddr(t)
 	cfg := filepath.Join(dir, "agent.yaml")
-	if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(yaml, "HTTP", httpAddr)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(yaml, "AGENT_HTTP", httpAddr)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	a := &agentProcess{proc: start(t, "agent", nil, "agent", "-c", cfg), http: httpAddr, cfg: cfg}
@@ -261,7 +261,7 @@ func startSpoolSetup(t *testing.T, spoolYAML string, perTick int) *spoolSetup {
 	s.writer = startFileWriter(t, logDir, spoolFiles, perTick)
 	s.agent = startAgentProcess(t, agentDir, fmt.Sprintf(`agent:
   broker: %s
-  http_listen: HTTP
+  http_listen: AGENT_HTTP
   spool: {dir: %s, %s}
   sources:
     app: {type: file, include: ["%s/*.log"], start_at: beginning, topic: logs}
@@ -429,10 +429,10 @@ func TestAgentSIGHUPReload(t *testing.T) {
 	source := func(name, dir string) string {
 		return fmt.Sprintf("    %s: {type: file, include: [\"%s/*.log\"], start_at: beginning, topic: logs}\n", name, dir)
 	}
-	head := fmt.Sprintf("agent:\n  broker: %s\n  http_listen: HTTP\n  spool: {dir: %s}\n  sources:\n", addr, filepath.Join(agentDir, "spool"))
+	head := fmt.Sprintf("agent:\n  broker: %s\n  http_listen: AGENT_HTTP\n  spool: {dir: %s}\n  sources:\n", addr, filepath.Join(agentDir, "spool"))
 	writeLines(t, filepath.Join(dirA, "a.log"), 0, 0, 100)
 	a := startAgentProcess(t, agentDir, head+source("a", dirA))
-	head = strings.ReplaceAll(head, "HTTP", a.http)
+	head = strings.ReplaceAll(head, "AGENT_HTTP", a.http)
 	readLines(t, addr, "logs", 2, 20*time.Second, func(l *lineLedger) bool { return l.unique[0] == 100 })
 
 	reload := func(yaml string, result string, want float64) {

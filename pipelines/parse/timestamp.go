@@ -234,6 +234,10 @@ func (p *Timestamp) layoutList() string {
 
 var errUnix = errors.New("not a unix time")
 
+// maxUnix bounds the seconds of a unix time, beyond the years 0-9999
+// but far from where time.Unix would overflow.
+const maxUnix = 1 << 40
+
 // parseUnix reads a decimal number of 1/perSecond seconds since 1970,
 // with an optional sign and fraction, exactly (to the nanosecond); a
 // number with an exponent is read as a float64.
@@ -266,6 +270,9 @@ func parseUnix(s string, perSecond int64) (time.Time, error) {
 		fracNs += int64(c-'0') * scale
 	}
 	sec, nsec := units/perSecond, (units%perSecond)*nsPerUnit+fracNs
+	if sec > maxUnix {
+		return time.Time{}, errOutOfRange
+	}
 	if neg {
 		sec, nsec = -sec, -nsec
 	}
@@ -294,7 +301,7 @@ func parseUnixFloat(s string, neg bool, perSecond int64) (time.Time, error) {
 		return time.Time{}, errUnix
 	}
 	sec := f / float64(perSecond)
-	if sec > 1<<40 {
+	if sec > maxUnix {
 		return time.Time{}, errOutOfRange
 	}
 	if neg {

@@ -79,7 +79,7 @@ func TestParseUnix(t *testing.T) {
 			t.Errorf("%s/%d: %s, want %s", tc.in, tc.perSecond, got.Format(time.RFC3339Nano), tc.want)
 		}
 	}
-	for _, bad := range []string{"", "-", ".", "1.2.3", "0x10", "1_000", "99999999999999999999", "NaN", "inf", "1e", " 1"} {
+	for _, bad := range []string{"", "-", ".", "1.2.3", "0x10", "1_000", "99999999999999999999", "9223372036854775807", "1e300", "-9223372036854775807", "NaN", "inf", "1e", " 1"} {
 		if got, err := parseUnix(bad, 1); err == nil {
 			t.Errorf("%q read as %v", bad, got)
 		}

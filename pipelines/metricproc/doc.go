@@ -22,6 +22,10 @@
 // labels are written back sorted; a series no rule changed keeps its
 // labels as they were.
 //
+// Known limitation: the config loader lets relabel.Config decode itself,
+// without yaml.v3's strict mode, so a misspelt key inside a rule
+// ("target:" for "target_label:") is ignored rather than reported.
+//
 // Relabelling is on the metrics hot path, so it does not go through
 // labels.Labels and labels.Builder: labelSet mirrors labels.Builder's
 // operations directly on the series' prompb labels, and each rule is
@@ -62,6 +66,12 @@
 // reason="max_series"}. Series are never forgotten, so a label with
 // unbounded values (a user id, a path with ids) fills the cap: label
 // templates should name fields with few values.
+//
+// Several collectors sharing a consumer group each count their share of
+// the logs into series with the same labels, which a backend would see
+// as one series jumping between values: give each collector its own
+// label, e.g. labels: {collector: "${HOSTNAME}"}. Series are emitted
+// until the process ends, so a gauge keeps its last value.
 //
 // Emission: when Process is called and interval has passed since the last
 // emission (or since the processor was made), one KindMetric event is

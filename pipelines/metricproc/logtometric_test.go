@@ -376,3 +376,26 @@ metrics: [{name: lines_total, type: counter, labels: {n: "{{ n }}"}}]
 		fmt.Sprintf(`{__name__="lines_total", n="1"} 200 @%d`, ms),
 	})
 }
+
+// TestLogToMetricThenRelabel runs the two processors as one pipeline:
+// relabel rewriting an emitted event in place must not change what the
+// next emission holds.
+func TestLogToMetricThenRelabel(t *testing.T) {
+	p, clock, _ := newTestL2M(t, `
+metrics: [{name: lines_total, type: counter, labels: {host: "{{ meta.host }}", level: "{{ level }}"}}]
+`)
+	r, _ := newTestRelabel(t, `
+  - {source_labels: [host], regex: "(.*)\\.example\\.com", target_label: host, replacement: "$1"}
+  - {regex: level, action: labeldrop}
+  - {target_label: cluster, replacement: eu-1}`)
+	in := func() []*event.Event {
+		return []*event.Event{logEvent(map[string]any{"level": "info"}, map[string]string{"host": "web1.example.com"})}
+	}
+	for round := 1; round <= 2; round++ {
+		clock.advance(15 * time.Second)
+		out := r.Process(p.Process(in()))
+		checkLines(t, emitted(t, out, 1), []string{
+			fmt.Sprintf(`{__name__="lines_total", cluster="eu-1", host="web1"} %d @%d`, round, clock.t.UnixMilli()),
+		})
+	}
+}

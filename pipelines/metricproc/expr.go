@@ -158,6 +158,9 @@ func parseTemplate(s string) (*template, error) {
 		}
 		part := templatePart{ref: ref}
 		if key, ok := strings.CutPrefix(ref, "meta."); ok {
+			if key == "" {
+				return nil, errors.New("{{ meta. }} names no meta key: want e.g. {{ meta.host }}")
+			}
 			part.ref, part.meta = key, true
 		}
 		t.parts = append(t.parts, part)

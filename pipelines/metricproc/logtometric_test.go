@@ -399,3 +399,35 @@ metrics: [{name: lines_total, type: counter, labels: {host: "{{ meta.host }}", l
 		})
 	}
 }
+
+func TestParseTemplate(t *testing.T) {
+	ev := logEvent(map[string]any{"a": map[string]any{"b": 2.5}, "s": "x"}, map[string]string{"host": "h1"})
+	tests := []struct {
+		tmpl, want, err string
+	}{
+		{tmpl: "", want: ""},
+		{tmpl: "plain }} text", want: "plain }} text"},
+		{tmpl: "{{ s }}", want: "x"},
+		{tmpl: "{{a.b}}-{{ meta.host }}-{{ missing }}-{{ meta.none }}.", want: "2.5-h1--."},
+		{tmpl: "{{ s", err: `"{{" is not closed by "}}"`},
+		{tmpl: "{{  }}", err: "{{  }} is not a reference: want {{ field.path }} or {{ meta.key }}"},
+		{tmpl: "{{ a b }}", err: "{{ a b }} is not a reference: want {{ field.path }} or {{ meta.key }}"},
+		{tmpl: "{{ meta. }}", err: "{{ meta. }} names no meta key: want e.g. {{ meta.host }}"},
+	}
+	for _, tt := range tests {
+		tp, err := parseTemplate(tt.tmpl)
+		if tt.err != "" {
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("parseTemplate(%q): error %v, want %q", tt.tmpl, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("parseTemplate(%q): %v", tt.tmpl, err)
+			continue
+		}
+		if got := string(tp.appendTo(nil, ev)); got != tt.want {
+			t.Errorf("%q expanded to %q, want %q", tt.tmpl, got, tt.want)
+		}
+	}
+}

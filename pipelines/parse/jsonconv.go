@@ -43,8 +43,9 @@ type jsonDecoder struct {
 	recent   []string
 	keyIndex int
 	// arena holds the bytes of the string values of the document being
-	// converted; see str.
+	// converted, and chunk is the size of an arena; see str.
 	arena []byte
+	chunk int
 	// num holds a number's text for strconv.ParseFloat.
 	num []byte
 }
@@ -68,46 +69,54 @@ func (d *jsonDecoder) decode(s string, object bool, extra int) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The unescaped string values of s are no longer than s (but for
-	// invalid UTF-8, which str handles), so one arena of len(s) bytes,
-	// allocated on the first string, holds them all.
+	// The unescaped string values of s are no longer than s, so an
+	// arena of len(s) bytes (up to arenaChunk) holds most documents'.
 	d.arena, d.keyIndex = nil, 0
+	d.chunk = min(len(s), arenaChunk)
 	if v.Type() == fastjson.TypeObject {
-		return d.object(v, extra, len(s))
+		return d.object(v, extra)
 	}
 	if object {
 		return nil, fmt.Errorf("%w: a JSON %s", errNotObject, v.Type())
 	}
-	return d.convert(v, len(s))
+	return d.convert(v)
 }
+
+// arenaChunk bounds an arena, so that a huge line with a few short
+// strings does not get a huge arena.
+const arenaChunk = 16 << 10
 
 // str returns b as a string, copied into the document's arena. The
 // arena is appended to but never written over, and a new one is made
 // when it is full, so the strings handed out never change: that is
 // what makes unsafe.String sound here. Each string would otherwise be
-// its own allocation; this makes them one per document.
-func (d *jsonDecoder) str(b []byte, size int) string {
+// its own allocation; this makes them one per document, or per 16 KiB
+// of strings. A string that is not valid UTF-8 (fixed as it is copied)
+// or is as large as a chunk gets its own allocation.
+func (d *jsonDecoder) str(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
 	if !utf8.Valid(b) {
 		return string(appendValidUTF8(nil, b))
 	}
-	if len(d.arena)+len(b) > cap(d.arena) {
-		d.arena = make([]byte, 0, max(size, len(b)))
+	if len(b) > cap(d.arena)-len(d.arena) {
+		if len(b) >= d.chunk {
+			return string(b)
+		}
+		d.arena = make([]byte, 0, d.chunk)
 	}
 	n := len(d.arena)
 	d.arena = append(d.arena, b...)
 	return unsafe.String(&d.arena[n], len(b))
 }
 
-// convert returns v as encoding/json would unmarshal it into an `any`;
-// size is the arena's size.
-func (d *jsonDecoder) convert(v *fastjson.Value, size int) (any, error) {
+// convert returns v as encoding/json would unmarshal it into an `any`.
+func (d *jsonDecoder) convert(v *fastjson.Value) (any, error) {
 	switch v.Type() {
 	case fastjson.TypeString:
 		b, _ := v.StringBytes()
-		return d.str(b, size), nil
+		return d.str(b), nil
 	case fastjson.TypeNumber:
 		d.num = v.MarshalTo(d.num[:0])
 		f, err := strconv.ParseFloat(string(d.num), 64)
@@ -123,13 +132,13 @@ func (d *jsonDecoder) convert(v *fastjson.Value, size int) (any, error) {
 	case fastjson.TypeNull:
 		return nil, nil
 	case fastjson.TypeObject:
-		return d.object(v, 0, size)
+		return d.object(v, 0)
 	case fastjson.TypeArray:
 		a, _ := v.Array()
 		out := make([]any, len(a))
 		for i, x := range a {
 			var err error
-			if out[i], err = d.convert(x, size); err != nil {
+			if out[i], err = d.convert(x); err != nil {
 				return nil, err
 			}
 		}
@@ -140,7 +149,7 @@ func (d *jsonDecoder) convert(v *fastjson.Value, size int) (any, error) {
 
 // object converts an object; a repeated key keeps its last value, as
 // with encoding/json.
-func (d *jsonDecoder) object(v *fastjson.Value, extra, size int) (map[string]any, error) {
+func (d *jsonDecoder) object(v *fastjson.Value, extra int) (map[string]any, error) {
 	o, _ := v.Object()
 	m := make(map[string]any, o.Len()+extra)
 	var err error
@@ -149,7 +158,7 @@ func (d *jsonDecoder) object(v *fastjson.Value, extra, size int) (map[string]any
 			return
 		}
 		var x any
-		if x, err = d.convert(v, size); err == nil {
+		if x, err = d.convert(v); err == nil {
 			m[d.key(k)] = x
 		}
 	})

@@ -140,3 +140,28 @@ func TestJSONKeyCacheBound(t *testing.T) {
 		t.Errorf("%d keys cached after it was emptied, want 10", len(d.keys))
 	}
 }
+
+// A document larger than an arena chunk: strings spread over several
+// arenas, and one as large as a chunk by itself, all intact.
+func TestDecodeJSONLarge(t *testing.T) {
+	big := strings.Repeat("b", arenaChunk)
+	want := map[string]any{"big": big}
+	doc := `{"big":"` + big + `"`
+	for i := range 50 {
+		k, v := fmt.Sprintf("k%d", i), strings.Repeat(string(rune('a'+i%26)), 1000+i)
+		want[k] = v
+		doc += `,"` + k + `":"` + v + `"`
+	}
+	doc += "}"
+	var d jsonDecoder
+	got, err := d.decode(doc, true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.decode(`{"next":"document"}`, true, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !equalValues(got, want) {
+		t.Errorf("large document decoded wrong")
+	}
+}

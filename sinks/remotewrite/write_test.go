@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/prompb"
@@ -186,5 +187,38 @@ func TestDuplicateTimestamps(t *testing.T) {
 	}
 	if got := counter(set, `sluice_collector_sink_dropped_total{sink="rw",reason="duplicate_timestamp"}`); got != 2 {
 		t.Errorf("duplicate timestamps dropped %d, want 2", got)
+	}
+}
+
+// TestMetadataTypesV2 checks every metric type through Prometheus' own
+// decoding of v2 metadata.
+func TestMetadataTypesV2(t *testing.T) {
+	tests := []struct {
+		in   prompb.MetricMetadata_MetricType
+		want model.MetricType
+	}{
+		{prompb.MetricMetadata_UNKNOWN, model.MetricTypeUnknown},
+		{prompb.MetricMetadata_COUNTER, model.MetricTypeCounter},
+		{prompb.MetricMetadata_GAUGE, model.MetricTypeGauge},
+		{prompb.MetricMetadata_HISTOGRAM, model.MetricTypeHistogram},
+		{prompb.MetricMetadata_GAUGEHISTOGRAM, model.MetricTypeGaugeHistogram},
+		{prompb.MetricMetadata_SUMMARY, model.MetricTypeSummary},
+		{prompb.MetricMetadata_INFO, model.MetricTypeInfo},
+		{prompb.MetricMetadata_STATESET, model.MetricTypeStateset},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in.String(), func(t *testing.T) {
+			var e encoder
+			e.resetSymbols()
+			md := map[string]prompb.MetricMetadata{"m": {MetricFamilyName: "m", Type: tt.in, Help: "h", Unit: "u"}}
+			ts := writev2.TimeSeries{Metadata: e.metadataV2(lbls("__name__", "m"), md)}
+			got, err := ts.ToMetadata(e.symbolList)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Type != tt.want || got.Help != "h" || got.Unit != "u" {
+				t.Errorf("metadata %+v, want type %s, help h, unit u", got, tt.want)
+			}
+		})
 	}
 }

@@ -92,16 +92,19 @@ func (r *Relabel) Process(events []*event.Event) []*event.Event {
 			out = append(out, e)
 			continue
 		}
-		kept := e.Series[:0]
+		n := 0
 		for i := range e.Series {
 			if w.relabelSeries(r.rules, &e.Series[i]) {
-				kept = append(kept, e.Series[i])
+				if n != i {
+					e.Series[n] = e.Series[i]
+				}
+				n++
 			}
 		}
-		dropped += len(e.Series) - len(kept)
-		clear(e.Series[len(kept):]) // let the dropped series' labels go
-		e.Series = kept
-		if len(kept) > 0 {
+		dropped += len(e.Series) - n
+		clear(e.Series[n:]) // let the dropped series' labels go
+		e.Series = e.Series[:n]
+		if n > 0 {
 			out = append(out, e)
 		}
 	}

@@ -72,7 +72,7 @@ func (w *relabeler) apply(i int, ru *rule) bool {
 	case relabel.KeepEqual:
 		return w.ls.get(cfg.TargetLabel) == val
 	case relabel.Replace:
-		w.replace(i, ru, val, scratch)
+		w.replace(i, ru, val)
 	case relabel.Lowercase:
 		w.setDerived(cfg.TargetLabel, strings.ToLower(val), val, scratch)
 	case relabel.Uppercase:
@@ -138,7 +138,7 @@ func (w *relabeler) setDerived(name, v, val string, scratch bool) {
 
 // replace is the replace action: when the regex matches val, the
 // expanded replacement is written to the expanded target_label.
-func (w *relabeler) replace(i int, ru *rule, val string, scratch bool) {
+func (w *relabeler) replace(i int, ru *rule, val string) {
 	cfg := &ru.cfg
 	if !ru.targetVars && !ru.replVars {
 		// Nothing to expand: a match is all it takes.
@@ -149,7 +149,7 @@ func (w *relabeler) replace(i int, ru *rule, val string, scratch bool) {
 	}
 	memo := &w.last[i]
 	if !memo.valid || memo.input != val {
-		w.computeReplace(ru, val, scratch, memo)
+		w.computeReplace(ru, val, memo)
 	}
 	if !memo.matched || memo.target == "" {
 		return
@@ -159,11 +159,11 @@ func (w *relabeler) replace(i int, ru *rule, val string, scratch bool) {
 
 // computeReplace fills memo with the outcome of a replace with capture
 // groups for val.
-func (w *relabeler) computeReplace(ru *rule, val string, scratch bool, memo *replaceMemo) {
+func (w *relabeler) computeReplace(ru *rule, val string, memo *replaceMemo) {
 	cfg := &ru.cfg
-	if scratch {
-		val = w.arena.string(w.joinBuf)
-	}
+	// The memo keeps its own copy of the input: val is scratch space, or
+	// a label of an event that must not be kept alive by the memo.
+	val = w.arena.copy(val)
 	*memo = replaceMemo{valid: true, input: val}
 	var whole [4]int
 	var idx []int

@@ -60,7 +60,7 @@ func (c *encoder) encode(events []*event.Event) ([]kafka.Message, int) {
 		if c.json || e.Kind == event.KindMetric {
 			c.buf = event.AppendJSON(c.buf, e)
 		} else {
-			c.buf = append(c.buf, e.Message()...)
+			c.buf = appendMessage(c.buf, e)
 		}
 		sp.val[1] = len(c.buf)
 		sp.hdr0 = len(c.hdrs)
@@ -111,4 +111,17 @@ func (c *encoder) appendHeaders(e *event.Event) {
 // a Write that ended with its context; the next encode makes new ones.
 func (c *encoder) release() {
 	c.buf, c.msgs, c.hdrs = nil, nil, nil
+}
+
+// appendMessage appends the message field: a string as it is, another
+// value (a parser may have put one there) as event.Format writes it.
+func appendMessage(dst []byte, e *event.Event) []byte {
+	switch v := e.Fields[event.FieldMessage].(type) {
+	case string:
+		return append(dst, v...)
+	case nil:
+		return dst
+	default:
+		return append(dst, event.Format(v)...)
+	}
 }

@@ -70,11 +70,13 @@ func TestWriteReadBack(t *testing.T) {
 			logEvent("line one", map[string]string{"host": "a", "file": "/var/log/x"}),
 			logEvent("line two", map[string]string{"host": "b"}),
 			logEvent("no key", nil),
+			logEvent("", nil, "message", map[string]any{"a": 1.0}),
 		},
 		want: []want{{"logs", []record{
 			{Key: "a//var/log/x", Value: "line one"},
 			{Key: "b/", Value: "line two"},
 			{Key: "/", Value: "no key"},
+			{Key: "/", Value: `{"a":1}`},
 		}}},
 	}, {
 		name: "topic templates from meta and fields; empty topic dropped",

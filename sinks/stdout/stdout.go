@@ -98,7 +98,13 @@ func (s *Sink) appendEvent(buf []byte, e *event.Event) []byte {
 	}
 	buf = e.Time.UTC().AppendFormat(buf, time.RFC3339)
 	buf = append(buf, ' ')
-	buf = append(buf, e.Message()...)
+	switch v := e.Fields[event.FieldMessage].(type) {
+	case string:
+		buf = append(buf, v...)
+	case nil:
+	default: // a parser may have put another value there
+		buf = append(buf, event.Format(v)...)
+	}
 	return append(buf, '\n')
 }
 

@@ -37,7 +37,9 @@ func events() []*event.Event {
 		Labels:  []prompb.Label{{Name: "__name__", Value: "up"}},
 		Samples: []prompb.Sample{{Timestamp: 1767319445000, Value: 0.5}},
 	}}}
-	return []*event.Event{log, multi, metric}
+	structured := event.NewLog("", t0, nil)
+	structured.Set("message", 42.0)
+	return []*event.Event{log, multi, metric, structured}
 }
 
 func TestFormats(t *testing.T) {
@@ -49,12 +51,14 @@ func TestFormats(t *testing.T) {
 			"2026-01-02T02:04:06Z two\nlines\n" +
 			`2026-01-02T02:04:05Z http_requests_total{code="200",path="/a\"b"} 12` + "\n" +
 			`2026-01-02T02:04:20Z http_requests_total{code="200",path="/a\"b"} +Inf` + "\n" +
-			"2026-01-02T02:04:05Z up{} 0.5\n",
+			"2026-01-02T02:04:05Z up{} 0.5\n" +
+			"2026-01-02T02:04:05Z 42\n",
 	}, {
 		format: "json",
 		want: `{"timestamp":"2026-01-02T02:04:05.123Z","level":"info","message":"hello world","meta":{"host":"a"}}` + "\n" +
 			`{"timestamp":"2026-01-02T02:04:06.123Z","message":"two\nlines"}` + "\n" +
-			`{"timestamp":"2026-01-02T02:04:05.123Z","series":[{"labels":{"__name__":"http_requests_total","code":"200","path":"/a\"b"},"samples":[[1767319445000,12],[1767319460000,"+Inf"]]},{"labels":{"__name__":"up"},"samples":[[1767319445000,0.5]]}]}` + "\n",
+			`{"timestamp":"2026-01-02T02:04:05.123Z","series":[{"labels":{"__name__":"http_requests_total","code":"200","path":"/a\"b"},"samples":[[1767319445000,12],[1767319460000,"+Inf"]]},{"labels":{"__name__":"up"},"samples":[[1767319445000,0.5]]}]}` + "\n" +
+			`{"timestamp":"2026-01-02T02:04:05.123Z","message":42}` + "\n",
 	}}
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {

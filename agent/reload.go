@@ -44,8 +44,8 @@ func (a *Agent) ReloadFile(path string) error {
 		err = fmt.Errorf("%s: the agent: section has no sources", path)
 	}
 	if err != nil {
-		a.rm.count(err)
 		a.lg.Error("config not reloaded: the sources keep running as they were", "file", path, "err", err)
+		a.rm.count(err)
 		return err
 	}
 	return a.Reload(*f.Agent)
@@ -68,10 +68,10 @@ func (a *Agent) Reload(sec config.Agent) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	err := a.reloadLocked(sec)
-	a.rm.count(err)
 	if err != nil {
 		a.lg.Error("config reload failed", "err", err)
 	}
+	a.rm.count(err) // after the log: who sees the count finds the log line
 	return err
 }
 

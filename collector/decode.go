@@ -30,6 +30,9 @@ func decode(m *client.Message) (*event.Event, error) {
 		t = m.StoredAt
 	}
 	if m.Properties["content-type"] == ContentTypeWriteRequest {
+		if series, md, ok := decodeWriteRequest(m.Body); ok {
+			return &event.Event{Kind: event.KindMetric, Time: t, Meta: meta, Series: series, Metadata: md}, nil
+		}
 		var wr prompb.WriteRequest
 		if err := wr.Unmarshal(m.Body); err != nil {
 			return nil, fmt.Errorf("message %s (topic %s queue %d offset %d): metrics body: %w", m.ID, m.Topic, m.Queue, m.Offset, err)

@@ -1,0 +1,232 @@
+package collector
+
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/prometheus/prometheus/prompb"
+)
+
+// decodeWriteRequest decodes the common shape of a remote-write body (series
+// of labels and float samples, and metadata) with a handful of allocations
+// per message instead of several per series: label strings are substrings
+// of one copy of the body, and the labels and samples of all series share
+// one slice each. ok is false for anything else (exemplars, native
+// histograms, fields it does not know, malformed input): the caller then
+// uses the generated decoder, which handles everything and reports errors.
+func decodeWriteRequest(body []byte) (series []prompb.TimeSeries, md []prompb.MetricMetadata, ok bool) {
+	var c wrCounts
+	if !c.count(body) {
+		return nil, nil, false
+	}
+	d := wrDecoder{
+		b:       body,
+		s:       string(body),
+		series:  make([]prompb.TimeSeries, 0, c.series),
+		labels:  make([]prompb.Label, 0, c.labels),
+		samples: make([]prompb.Sample, 0, c.samples),
+	}
+	if c.metadata > 0 {
+		d.md = make([]prompb.MetricMetadata, 0, c.metadata)
+	}
+	if !d.decode() {
+		return nil, nil, false
+	}
+	return d.series, d.md, true
+}
+
+// field reads one field header at b[i:]: its number, wire type, and for
+// length-delimited fields the bounds of its bytes; next is where the
+// following field starts.
+func field(b []byte, i int) (num uint64, wt uint64, start, end, next int, ok bool) {
+	var tag uint64
+	if c := b[i]; c < 0x80 { // every tag of these messages is one byte
+		tag = uint64(c)
+		i++
+	} else {
+		t, n := binary.Uvarint(b[i:])
+		if n <= 0 {
+			return 0, 0, 0, 0, 0, false
+		}
+		tag = t
+		i += n
+	}
+	num, wt = tag>>3, tag&7
+	switch wt {
+	case 0: // varint
+		_, n := binary.Uvarint(b[i:])
+		if n <= 0 {
+			return 0, 0, 0, 0, 0, false
+		}
+		return num, wt, i, i + n, i + n, true
+	case 1: // fixed64
+		if len(b)-i < 8 {
+			return 0, 0, 0, 0, 0, false
+		}
+		return num, wt, i, i + 8, i + 8, true
+	case 2: // length-delimited: the length is checked against what is left
+		if i < len(b) && b[i] < 0x80 {
+			l := int(b[i])
+			if l > len(b)-i-1 {
+				return 0, 0, 0, 0, 0, false
+			}
+			return num, wt, i + 1, i + 1 + l, i + 1 + l, true
+		}
+		l, n := binary.Uvarint(b[i:])
+		if n <= 0 || l > uint64(len(b)-i-n) {
+			return 0, 0, 0, 0, 0, false
+		}
+		start = i + n
+		return num, wt, start, start + int(l), start + int(l), true
+	}
+	return 0, 0, 0, 0, 0, false
+}
+
+// wrCounts sizes the slices of a body in a first pass.
+type wrCounts struct{ series, labels, samples, metadata int }
+
+func (c *wrCounts) count(b []byte) bool {
+	for i := 0; i < len(b); {
+		num, wt, start, end, next, ok := field(b, i)
+		if !ok || wt != 2 {
+			return false
+		}
+		switch num {
+		case 1:
+			c.series++
+			if !c.countSeries(b[start:end]) {
+				return false
+			}
+		case 3:
+			c.metadata++
+		default:
+			return false
+		}
+		i = next
+	}
+	return true
+}
+
+func (c *wrCounts) countSeries(b []byte) bool {
+	for i := 0; i < len(b); {
+		num, wt, _, _, next, ok := field(b, i)
+		if !ok || wt != 2 {
+			return false
+		}
+		switch num {
+		case 1:
+			c.labels++
+		case 2:
+			c.samples++
+		default: // exemplars, histograms: the generated decoder's job
+			return false
+		}
+		i = next
+	}
+	return true
+}
+
+// wrDecoder fills the slices the counts sized; slices of one series are
+// capped so that an append to one never overwrites the next.
+type wrDecoder struct {
+	b       []byte // the body, parsed
+	s       string // a copy of it, which label strings are substrings of
+	series  []prompb.TimeSeries
+	labels  []prompb.Label
+	samples []prompb.Sample
+	md      []prompb.MetricMetadata
+}
+
+func (d *wrDecoder) decode() bool {
+	b := d.b
+	for i := 0; i < len(b); {
+		num, _, start, end, next, ok := field(b, i)
+		if !ok {
+			return false
+		}
+		if num == 1 {
+			if !d.decodeSeries(b, start, end) {
+				return false
+			}
+		} else if !d.decodeMetadata(b, start, end) {
+			return false
+		}
+		i = next
+	}
+	return true
+}
+
+func (d *wrDecoder) decodeSeries(b []byte, from, to int) bool {
+	l0, s0 := len(d.labels), len(d.samples)
+	for i := from; i < to; {
+		num, _, start, end, next, ok := field(b[:to], i)
+		if !ok {
+			return false
+		}
+		if num == 1 {
+			var l prompb.Label
+			for j := start; j < end; {
+				n, wt, s, e, nx, ok := field(b[:end], j)
+				if !ok || wt != 2 || (n != 1 && n != 2) {
+					return false
+				}
+				if n == 1 {
+					l.Name = d.s[s:e]
+				} else {
+					l.Value = d.s[s:e]
+				}
+				j = nx
+			}
+			d.labels = append(d.labels, l)
+		} else {
+			var smp prompb.Sample
+			for j := start; j < end; {
+				n, wt, s, e, nx, ok := field(b[:end], j)
+				switch {
+				case !ok:
+					return false
+				case n == 1 && wt == 1:
+					smp.Value = math.Float64frombits(binary.LittleEndian.Uint64(b[s:e]))
+				case n == 2 && wt == 0:
+					v, _ := binary.Uvarint(b[s:e])
+					smp.Timestamp = int64(v)
+				default:
+					return false
+				}
+				j = nx
+			}
+			d.samples = append(d.samples, smp)
+		}
+		i = next
+	}
+	d.series = append(d.series, prompb.TimeSeries{
+		Labels:  d.labels[l0:len(d.labels):len(d.labels)],
+		Samples: d.samples[s0:len(d.samples):len(d.samples)],
+	})
+	return true
+}
+
+func (d *wrDecoder) decodeMetadata(b []byte, from, to int) bool {
+	var m prompb.MetricMetadata
+	for i := from; i < to; {
+		num, wt, start, end, next, ok := field(b[:to], i)
+		switch {
+		case !ok:
+			return false
+		case num == 1 && wt == 0:
+			v, _ := binary.Uvarint(b[start:end])
+			m.Type = prompb.MetricMetadata_MetricType(v)
+		case num == 2 && wt == 2:
+			m.MetricFamilyName = d.s[start:end]
+		case num == 4 && wt == 2:
+			m.Help = d.s[start:end]
+		case num == 5 && wt == 2:
+			m.Unit = d.s[start:end]
+		default:
+			return false
+		}
+		i = next
+	}
+	d.md = append(d.md, m)
+	return true
+}

@@ -143,3 +143,13 @@ func TestLoad(t *testing.T) {
 		t.Fatal("loading a missing file succeeded")
 	}
 }
+
+// TestUnknownKeyInLibraryType: types that decode themselves (relabel
+// rules) still have their keys checked.
+func TestUnknownKeyInLibraryType(t *testing.T) {
+	src := "agent:\n  sources:\n    s:\n      type: prometheus_scrape\n      topic: m\n      targets: [a:1]\n      metric_relabel_configs:\n        - {source_labels: [a], target: b}\n"
+	_, err := Parse("r.yaml", []byte(src))
+	if err == nil || !strings.HasPrefix(err.Error(), `r.yaml:8:32: unknown key "target" in agent.sources.s.metric_relabel_configs[0] (known: action, modulus, regex, replacement, separator, source_labels, target_label)`) {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -95,6 +95,16 @@ func (w *walker) check(n *yaml.Node, t reflect.Type, path string) {
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
 			w.add(n, "%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
 		}
+		// Such types decode without KnownFields: check their keys here.
+		if t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode {
+			if fields := yamlFields(t); len(fields) > 0 {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if k := n.Content[i]; fields[k.Value] == nil {
+						w.add(k, "unknown key %q in %s (known: %s)", k.Value, where(path), known(fields, nil))
+					}
+				}
+			}
+		}
 		return
 	}
 	switch t.Kind() {

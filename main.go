@@ -14,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/broker/cli"
 	"github.com/sluicehq/sluice/collector"
 	"github.com/sluicehq/sluice/pipelines/config"
+	"github.com/sluicehq/sluice/up"
 )
 
 // version is set at build time with
@@ -35,7 +36,7 @@ func newRootCmd() *cobra.Command {
 		// A usage dump after a runtime error hides the error itself.
 		SilenceUsage: true,
 	}
-	root.AddCommand(newVersionCmd(), cli.BrokerCommand(), agent.Command(), collector.Command(), cli.AdminCommand(), cli.BenchCommand(), newValidateCmd())
+	root.AddCommand(newVersionCmd(), cli.BrokerCommand(), agent.Command(), collector.Command(), up.Command(), cli.AdminCommand(), cli.BenchCommand(), newValidateCmd())
 	return root
 }
 

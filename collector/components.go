@@ -4,6 +4,7 @@ import (
 	"github.com/sluicehq/sluice/pipelines/metricproc"
 	"github.com/sluicehq/sluice/pipelines/parse"
 	"github.com/sluicehq/sluice/pipelines/transform"
+	"github.com/sluicehq/sluice/sinks/file"
 	"github.com/sluicehq/sluice/sinks/http"
 	"github.com/sluicehq/sluice/sinks/kafka"
 	"github.com/sluicehq/sluice/sinks/loki"
@@ -33,6 +34,7 @@ func builtins() *registry {
 			"log_to_metric": processor(metricproc.NewLogToMetric),
 		},
 		sinks: map[string]sinkFactory{
+			"file":                    sink(file.New),
 			"prometheus_remote_write": sink(remotewrite.New),
 			"kafka":                   sink(kafka.New),
 			"loki":                    sink(loki.New),

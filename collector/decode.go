@@ -2,7 +2,6 @@ package collector
 
 import (
 	"fmt"
-	"maps"
 
 	"github.com/prometheus/prometheus/prompb"
 
@@ -15,12 +14,46 @@ import (
 // metrics.
 const ContentTypeWriteRequest = "application/x-protobuf;proto=prometheus.WriteRequest"
 
-// decode turns a message into an event: a metric event for a
-// WriteRequest body, a log event holding the body as its message
-// otherwise. Meta is the message's properties plus topic and key.
-func decode(m *client.Message) (*event.Event, error) {
-	meta := make(map[string]string, len(m.Properties)+2)
-	maps.Copy(meta, m.Properties)
+
+// decodeBatch decodes msgs; a message that cannot be decoded is skipped
+// and reported to bad.
+func decodeBatch(msgs []client.Message, bad func(error)) []*event.Event {
+	size := 0
+	for i := range msgs {
+		size += len(msgs[i].Body)
+	}
+	// One copy of every body: log events' messages are substrings of it.
+	buf := make([]byte, 0, size)
+	for i := range msgs {
+		buf = append(buf, msgs[i].Body...)
+	}
+	all := string(buf)
+	slab := make([]event.Event, len(msgs))
+	events := make([]*event.Event, 0, len(msgs))
+	off := 0
+	for i := range msgs {
+		m := &msgs[i]
+		body := all[off : off+len(m.Body)]
+		off += len(m.Body)
+		e := &slab[i]
+		if err := decodeInto(e, m, body); err != nil {
+			bad(err)
+			continue
+		}
+		events = append(events, e)
+	}
+	return events
+}
+
+// decodeInto makes e from m: a metric event for a WriteRequest body, a
+// log event holding body (m.Body as a string) otherwise. Meta is the
+// message's properties (the map is taken over, not copied) plus topic
+// and key.
+func decodeInto(e *event.Event, m *client.Message, body string) error {
+	meta := m.Properties
+	if meta == nil {
+		meta = make(map[string]string, 2)
+	}
 	meta[event.MetaTopic] = m.Topic
 	if m.Key != "" {
 		meta[event.MetaKey] = m.Key
@@ -29,15 +62,18 @@ func decode(m *client.Message) (*event.Event, error) {
 	if t.IsZero() {
 		t = m.StoredAt
 	}
-	if m.Properties["content-type"] == ContentTypeWriteRequest {
+	if meta["content-type"] == ContentTypeWriteRequest {
 		if series, md, ok := decodeWriteRequest(m.Body); ok {
-			return &event.Event{Kind: event.KindMetric, Time: t, Meta: meta, Series: series, Metadata: md}, nil
+			*e = event.Event{Kind: event.KindMetric, Time: t, Meta: meta, Series: series, Metadata: md}
+			return nil
 		}
 		var wr prompb.WriteRequest
 		if err := wr.Unmarshal(m.Body); err != nil {
-			return nil, fmt.Errorf("message %s (topic %s queue %d offset %d): metrics body: %w", m.ID, m.Topic, m.Queue, m.Offset, err)
+			return fmt.Errorf("message %s (topic %s queue %d offset %d): metrics body: %w", m.ID, m.Topic, m.Queue, m.Offset, err)
 		}
-		return &event.Event{Kind: event.KindMetric, Time: t, Meta: meta, Series: wr.Timeseries, Metadata: wr.Metadata}, nil
+		*e = event.Event{Kind: event.KindMetric, Time: t, Meta: meta, Series: wr.Timeseries, Metadata: wr.Metadata}
+		return nil
 	}
-	return event.NewLog(string(m.Body), t, meta), nil
+	*e = event.Event{Kind: event.KindLog, Time: t, Fields: map[string]any{event.FieldMessage: body}, Meta: meta}
+	return nil
 }

@@ -98,16 +98,10 @@ func (p *pipeline) run(pollCtx, workCtx context.Context) error {
 func (p *pipeline) handle(ctx context.Context, msgs []client.Message) error {
 	p.batches.Inc()
 	p.eventsIn.Add(len(msgs))
-	events := make([]*event.Event, 0, len(msgs))
-	for i := range msgs {
-		e, err := decode(&msgs[i])
-		if err != nil {
-			p.decodeErrors.Inc()
-			p.lg.Warn("message skipped: it cannot be decoded", "pipeline", p.name, "err", err)
-			continue
-		}
-		events = append(events, e)
-	}
+	events := decodeBatch(msgs, func(err error) {
+		p.decodeErrors.Inc()
+		p.lg.Warn("message skipped: it cannot be decoded", "pipeline", p.name, "err", err)
+	})
 	for _, st := range p.stages {
 		st.in.Add(len(events))
 		events = st.proc.Process(events)

@@ -105,3 +105,18 @@ func BenchmarkAppendJSON(b *testing.B) {
 	}
 	b.SetBytes(int64(len(buf)))
 }
+
+func TestAppendTimeMatchesRFC3339Nano(t *testing.T) {
+	for _, tt := range []time.Time{
+		time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC),
+		time.Date(2026, 1, 2, 3, 4, 5, 120000000, time.UTC),
+		time.Date(1999, 12, 31, 23, 59, 59, 999999999, time.FixedZone("x", 3600)),
+		time.Date(5, 6, 7, 8, 9, 10, 1, time.UTC),
+		time.Date(12345, 1, 1, 0, 0, 0, 0, time.UTC),
+		{},
+	} {
+		if got, want := string(appendTime(nil, tt)), tt.UTC().Format(time.RFC3339Nano); got != want {
+			t.Errorf("appendTime(%v) = %s, want %s", tt, got, want)
+		}
+	}
+}

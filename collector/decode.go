@@ -14,7 +14,6 @@ import (
 // metrics.
 const ContentTypeWriteRequest = "application/x-protobuf;proto=prometheus.WriteRequest"
 
-
 // decodeBatch decodes msgs; a message that cannot be decoded is skipped
 // and reported to bad.
 func decodeBatch(msgs []client.Message, bad func(error)) []*event.Event {

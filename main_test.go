@@ -63,7 +63,10 @@ func TestValidateCommand(t *testing.T) {
 	dir := t.TempDir()
 	bad := dir + "/bad.yaml"
 	good := dir + "/good.yaml"
-	if err := os.WriteFile(bad, []byte("broker:\n  flush: sometimes\nagent:\n  sources:\n    x: {type: tail}\n"), 0o644); err != nil {
+	badYAML := "broker:\n  flush: sometimes\nagent:\n  sources:\n    x: {type: tail}\n" +
+		"collector:\n  pipelines:\n    p:\n      from: {topic: logs}\n      processors:\n        - parse_regex: {pattern: '(unnamed'}\n" +
+		"        - filter: {condition: 'level =='}\n      to: [out, missing]\n  sinks:\n    out: {type: file, path: ./x.log, encoding: yaml}\n"
+	if err := os.WriteFile(bad, []byte(badYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(good, []byte("broker: {flush: sync}\n"), 0o644); err != nil {
@@ -80,7 +83,11 @@ func TestValidateCommand(t *testing.T) {
 	}
 	out, err := run(bad)
 	want := bad + ":2:10: flush: \"sometimes\" is not sync or async\n" +
-		bad + ":5:15: source x: type \"tail\" is not one of file, host_metrics, http, prometheus_remote_write, prometheus_scrape, syslog\n"
+		bad + ":5:15: source x: type \"tail\" is not one of file, host_metrics, http, prometheus_remote_write, prometheus_scrape, syslog\n" +
+		bad + ":11:34: collector.pipelines.p.processors[0].parse_regex.pattern: error parsing regexp: missing closing ): `(unnamed`\n" +
+		bad + ":12:31: collector.pipelines.p.processors[1].filter.condition: \"level ==\" does not compile: unexpected token EOF (at column 8)\n" +
+		bad + ":13:17: pipeline p: sink \"missing\" is not defined in collector.sinks\n" +
+		bad + ":15:48: collector.sinks.out.encoding: \"yaml\" is not an encoding (want json or text)\n"
 	if err == nil || out != want {
 		t.Fatalf("validate bad config: err %v, output:\n%s\nwant:\n%s", err, out, want)
 	}

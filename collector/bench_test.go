@@ -1,0 +1,169 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/sluicehq/sluice/broker/client"
+	"github.com/sluicehq/sluice/internal/testbin"
+	"github.com/sluicehq/sluice/pipelines/config"
+)
+
+// cpuTime returns the user+system CPU time of this process.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchPipeline builds the only pipeline of a collector section with the
+// built-in components, without a broker: the benchmark feeds it batches
+// as Poll would return them.
+func benchPipeline(b *testing.B, src string) *pipeline {
+	b.Helper()
+	f, err := config.ParseWith("bench.yaml", []byte(src), Components())
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := &Collector{lg: quiet, set: metrics.NewSet(), reg: builtins()}
+	g, err := c.build(f.Collector.WithDefaults())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { closeSinks(context.Background(), g.sinks) })
+	return g.pipes[0]
+}
+
+// BenchmarkLogsPipeline is the issue's logs path: 200-byte JSON lines
+// through parse_json and filter into a file sink (fsync per batch), in
+// batches of 1,000 as a poll returns them. events/cpu-s is the
+// throughput per core; run with -cpu 1 for one core.
+func BenchmarkLogsPipeline(b *testing.B) {
+	p := benchPipeline(b, fmt.Sprintf(`
+collector:
+  pipelines:
+    logs:
+      from: {topic: logs}
+      processors:
+        - parse_json: {}
+        - filter: {drop_if: 'level == "debug"'}
+      to: [file]
+  sinks:
+    file: {type: file, path: "%s/logs-%%Y-%%m-%%d.log", encoding: json}
+`, b.TempDir()))
+	const batch = 1000
+	levels := []string{"info", "warn", "error", "info", "debug"}
+	msgs := make([]client.Message, batch)
+	for i := range msgs {
+		body := fmt.Sprintf(`{"time":"2026-11-28T10:00:00.%06dZ","level":%q,"service":"checkout","msg":"order placed","order_id":%d,"latency_ms":%d.5,"path":"/api/v1/orders"}`,
+			i, levels[i%len(levels)], 100000+i, i%300)
+		body += strings.Repeat(" ", max(0, 200-len(body)))
+		msgs[i] = client.Message{Topic: "logs", Key: "h1", Body: []byte(body), BornAt: time.Now(),
+			Properties: map[string]string{"host": "h1", "file": "/var/log/app.log", "source": "app"}}
+	}
+	b.SetBytes(batch * 200)
+	b.ReportAllocs()
+	ctx := context.Background()
+	cpu0, t0 := cpuTime(b), time.Now()
+	for b.Loop() {
+		if err := p.handle(ctx, msgs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu, wall := cpuTime(b)-cpu0, time.Since(t0)
+	events := float64(b.N * batch)
+	b.ReportMetric(events/wall.Seconds(), "events/s")
+	b.ReportMetric(events/cpu.Seconds(), "events/cpu-s")
+	b.ReportMetric(float64(wall.Nanoseconds())/events, "ns/event")
+}
+
+// BenchmarkMetricsPipelineVM is the issue's metrics path: WriteRequest
+// messages of 1,000 series decoded, relabelled and remote-written to a
+// real VictoriaMetrics. cpu-s/M-samples is this process's CPU time (the
+// collector's share; VictoriaMetrics runs in its own process).
+func BenchmarkMetricsPipelineVM(b *testing.B) {
+	bin := testbin.Require(b, "victoria-metrics")
+	addr := testbin.FreeAddr(b)
+	cmd := exec.Command(bin, "-storageDataPath="+b.TempDir(), "-httpListenAddr="+addr, "-loggerLevel=ERROR")
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/health"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("victoria-metrics not ready")
+		}
+	}
+	p := benchPipeline(b, fmt.Sprintf(`
+collector:
+  pipelines:
+    metrics:
+      from: {topic: metrics}
+      processors:
+        - relabel:
+            configs:
+              - {source_labels: [__name__], regex: "go_gc_.*", action: drop}
+              - {target_label: cluster, replacement: eu-1}
+              - {regex: "pod_template_hash", action: labeldrop}
+      to: [vm]
+  sinks:
+    vm: {type: prometheus_remote_write, url: "http://%s/api/v1/write"}
+`, addr))
+	const series, perBatch = 1000, 10
+	ts := time.Now().Add(-time.Hour).UnixMilli()
+	makeBatch := func(round int) []client.Message {
+		msgs := make([]client.Message, perBatch)
+		for m := range msgs {
+			wr := prompb.WriteRequest{Timeseries: make([]prompb.TimeSeries, series)}
+			for i := range wr.Timeseries {
+				wr.Timeseries[i] = prompb.TimeSeries{
+					Labels: []prompb.Label{{Name: "__name__", Value: "http_requests_total"}, {Name: "code", Value: strconv.Itoa(200 + i%5)},
+						{Name: "instance", Value: fmt.Sprintf("10.0.%d.%d:9100", m, i%250)}, {Name: "job", Value: "api"},
+						{Name: "method", Value: "GET"}, {Name: "path", Value: fmt.Sprintf("/api/v1/r%d", i/5)},
+						{Name: "pod_template_hash", Value: "7d9f8c"}},
+					Samples: []prompb.Sample{{Value: float64(round), Timestamp: ts + int64(round)*1000}},
+				}
+			}
+			body, err := wr.Marshal()
+			if err != nil {
+				b.Fatal(err)
+			}
+			msgs[m] = client.Message{Topic: "metrics", Body: body, Properties: map[string]string{"content-type": ContentTypeWriteRequest}}
+		}
+		return msgs
+	}
+	batches := make([][]client.Message, 16)
+	for i := range batches {
+		batches[i] = makeBatch(i)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	cpu0, t0 := cpuTime(b), time.Now()
+	n := 0
+	for b.Loop() {
+		if err := p.handle(ctx, batches[n%len(batches)]); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	cpu, wall := cpuTime(b)-cpu0, time.Since(t0)
+	samples := float64(n * perBatch * series)
+	b.ReportMetric(samples/wall.Seconds(), "samples/s")
+	b.ReportMetric(cpu.Seconds()/samples*1e6, "cpu-s/M-samples")
+}

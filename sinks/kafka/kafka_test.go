@@ -382,3 +382,36 @@ func TestWriteIsRepeatable(t *testing.T) {
 		t.Fatalf("bytes metric %d, want 15 (keys and values)", s.bytes.Get())
 	}
 }
+
+// TestContextEndsInflightWrite: Write returns ctx's error while Kafka
+// holds its produce request, and the next Write (with new buffers, since
+// kafka-go may still hold the old ones) writes its own events intact.
+func TestContextEndsInflightWrite(t *testing.T) {
+	kc := newCluster(t, kfake.SeedTopics(1, "logs"))
+	held, release := make(chan struct{}), make(chan struct{})
+	kc.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		kc.DropControl() // only the first produce is held
+		close(held)
+		kc.SleepControl(func() { <-release })
+		return nil, nil, false // then handled as usual
+	})
+	s := newSink(t, Config{Brokers: kc.ListenAddrs(), Topic: "logs", Encoding: "text"}, settings())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Write(ctx, []*event.Event{logEvent("held", nil)}) }()
+	<-held
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Write: %v, want context.Canceled", err)
+	}
+	if s.enc.buf != nil {
+		t.Fatal("the buffers kafka-go may still read were kept for reuse")
+	}
+	close(release)
+	if err := s.Write(context.Background(), []*event.Event{logEvent("next", nil)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(values(readAll(t, kc.ListenAddrs(), "logs", nil)), " "); got != "held next" {
+		t.Fatalf("read %q, want \"held next\"", got)
+	}
+}

@@ -23,7 +23,9 @@ type Config struct {
 	Brokers []string `yaml:"brokers"`
 	// Topic is where events go: a literal ("logs") or a template with
 	// {{ field.path }} and {{ meta.key }} ("logs-{{ meta.host }}").
-	// Required.
+	// Required. Characters Kafka refuses in an expanded topic become '_';
+	// an event whose topic expands to nothing is dropped and counted in
+	// sluice_collector_sink_kafka_dropped_total{reason="empty_topic"}.
 	Topic string `yaml:"topic"`
 	// Key is the message key, a template as Topic; messages with the same
 	// key go to the same partition. Default: no key (round-robin).

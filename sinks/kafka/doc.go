@@ -34,6 +34,14 @@
 // kafka-go's own retries are switched off (MaxAttempts 1) so that the
 // sink's `retry` settings alone decide how long a batch is retried.
 //
+// # Metrics
+//
+// Labelled sink="<name>": sluice_collector_sink_kafka_messages_total and
+// _bytes_total (keys and values acknowledged, before compression),
+// sluice_collector_sink_retries_total, sluice_collector_sink_kafka_errors_total
+// (failed write attempts) and sluice_collector_sink_kafka_dropped_total
+// (reason="empty_topic").
+//
 // # Memory
 //
 // The values, keys and header values of a batch are encoded into one

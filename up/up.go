@@ -38,7 +38,8 @@ With -c FILE, the broker:, agent: and collector: sections of FILE (each optional
 Without it, configs/quickstart.yaml (built in): data under ./data, a generator
 writes demo log lines to ./data/demo/app.log, the agent tails them and scrapes
 the process's own /metrics, and the collector writes ./out/.
-SIGHUP or POST /-/reload on the collector's HTTP address reloads the collector.`,
+SIGHUP reloads the agent's sources and the collector's pipelines from FILE;
+POST /-/reload on the collector's HTTP address reloads the collector.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			lg := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -64,7 +65,8 @@ SIGHUP or POST /-/reload on the collector's HTTP address reloads the collector.`
 // Options are what Run needs besides the config.
 type Options struct {
 	Logger *slog.Logger
-	// ConfigPath is the file the collector reloads on SIGHUP ("" for none).
+	// ConfigPath is the file the agent and the collector reload on
+	// SIGHUP ("" for none).
 	ConfigPath string
 	// Demo runs the demo log generator into ./data/demo.
 	Demo bool
@@ -106,12 +108,14 @@ func Run(ctx context.Context, f *config.File, opt Options) error {
 	var wg sync.WaitGroup
 	runCtx, cancel := context.WithCancel(ctx)
 	errs := make(chan error, 3)
+	var ag *agent.Agent
 	if f.Agent != nil {
 		asec := *f.Agent
 		if asec.Broker == "" {
 			asec.Broker = srv.Addr()
 		}
-		wg.Go(func() { errs <- wrap("agent", agent.Run(runCtx, asec, agent.Options{Logger: lg.With("component", "agent")})) })
+		ag = agent.New(asec, agent.Options{Logger: lg.With("component", "agent")})
+		wg.Go(func() { errs <- wrap("agent", ag.Run(runCtx)) })
 	}
 	if opt.Demo {
 		dir := opt.DemoDir
@@ -122,8 +126,15 @@ func Run(ctx context.Context, f *config.File, opt Options) error {
 		lg.Info("demo running: log lines go to " + dir + "/app.log, the collector writes ./out/")
 	}
 	stopHUP := func() {}
-	if coll != nil && opt.ConfigPath != "" {
-		stopHUP = collector.OnSIGHUP(runCtx, func() { coll.ReloadFile(runCtx) })
+	if opt.ConfigPath != "" {
+		stopHUP = collector.OnSIGHUP(runCtx, func() {
+			if coll != nil {
+				coll.ReloadFile(runCtx)
+			}
+			if ag != nil {
+				ag.ReloadFile(opt.ConfigPath)
+			}
+		})
 	}
 	if opt.Ready != nil {
 		opt.Ready()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -157,4 +158,63 @@ func TestUpDemoRunsOnDefaults(t *testing.T) {
 		t.Fatalf("sluice up exit after SIGTERM: %v", err)
 	}
 	t.Logf("sluice up stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+}
+
+// TestCollectorSIGHUPReload reloads a running collector with SIGHUP: a
+// good file moves the output to a new sink, a bad one is refused and the
+// running pipeline goes on.
+func TestCollectorSIGHUPReload(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir, freeAddr(t), freeAddr(t), "")
+	cfg := filepath.Join(dir, "collector.yaml")
+	httpAddr := freeAddr(t)
+	conf := func(file string) string {
+		return fmt.Sprintf("collector:\n  broker: %s\n  http_listen: %s\n  pipelines:\n    logs: {from: {topic: logs}, to: [f]}\n"+
+			"  sinks:\n    f: {type: file, path: %q, encoding: text}\n", b.addr, httpAddr, filepath.Join(dir, file))
+	}
+	writeFile(t, cfg, conf("a.log"))
+	coll := start(t, "collector", nil, "collector", "-c", cfg)
+	c := newClient(t, b.addr)
+	send := func(prefix string, n int) {
+		msgs := make([]client.Message, n)
+		for i := range msgs {
+			msgs[i] = client.Message{Topic: "logs", Body: fmt.Appendf(nil, "%s-%d", prefix, i)}
+		}
+		p, err := c.NewProducer(client.ProducerConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		if _, err := p.Send(context.Background(), msgs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(file string) int { return len(fileLines(t, filepath.Join(dir, file))) }
+	send("first", 100)
+	waitFor(t, 30*time.Second, "a.log", func() bool { return count("a.log") == 100 })
+
+	writeFile(t, cfg, conf("b.log"))
+	coll.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, 30*time.Second, "reload", func() bool {
+		return strings.Contains(httpGet(t, "http://"+httpAddr+"/metrics"), `sluice_collector_config_reloads_total{result="success"} 1`)
+	})
+	send("second", 100)
+	waitFor(t, 30*time.Second, "b.log", func() bool { return count("b.log") == 100 })
+
+	writeFile(t, cfg, "collector:\n  pipelines: {logs: {from: {topic: logs}, to: [nope]}}\n")
+	coll.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, 30*time.Second, "refused reload", func() bool {
+		return strings.Contains(httpGet(t, "http://"+httpAddr+"/metrics"), `sluice_collector_config_reloads_total{result="failure"} 1`)
+	})
+	send("third", 50)
+	waitFor(t, 30*time.Second, "b.log after the refused reload", func() bool { return count("b.log") == 150 })
+	if n := count("a.log"); n != 100 {
+		t.Fatalf("a.log has %d lines after the reload, want 100", n)
+	}
+	if !strings.Contains(coll.errb.String(), `sink \"nope\" is not defined`) && !strings.Contains(coll.errb.String(), `sink "nope" is not defined`) {
+		t.Fatalf("the refused reload's error is not logged:\n%s", tail(coll.errb.String(), 2000))
+	}
+	if err := coll.term(10 * time.Second); err != nil {
+		t.Fatalf("collector exit: %v", err)
+	}
 }

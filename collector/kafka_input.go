@@ -10,5 +10,5 @@ import (
 // Kafka consumer group.
 func (c *Collector) openKafkaInput(cfg config.Collector, pc *config.Pipeline, group string) (input, error) {
 	return kafkain.New(kafkain.Config{Brokers: cfg.Kafka.Brokers, Group: group, Topic: pc.From.Topic,
-		StartFrom: pc.From.StartFrom, Logger: c.lg.With("input", "kafka", "topic", pc.From.Topic)})
+		StartFrom: pc.From.StartFrom, TLS: cfg.Kafka.TLS, Logger: c.lg.With("input", "kafka", "topic", pc.From.Topic)})
 }

@@ -31,6 +31,8 @@ type Collector struct {
 // KafkaInput is where `input: kafka` reads.
 type KafkaInput struct {
 	Brokers []string `yaml:"brokers"`
+	// TLS, when set, connects to the brokers over TLS.
+	TLS *TLS `yaml:"tls"`
 }
 
 // Pipeline reads one topic, runs its processors in order and writes to

@@ -22,7 +22,7 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func startBroker(t *testing.T) *server.Server {
+func startBroker(t testing.TB) *server.Server {
 	t.Helper()
 	srv, err := server.Start(server.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", HTTPListen: "off",
 		AutoCreateTopics: true, Logger: quiet})
@@ -68,7 +68,7 @@ func logLines(topic string, n int) []client.Message {
 }
 
 // parseSection parses a collector section with the test components.
-func parseSection(t *testing.T, reg *registry, src string) config.Collector {
+func parseSection(t testing.TB, reg *registry, src string) config.Collector {
 	t.Helper()
 	f, err := config.ParseWith("c.yaml", []byte(src), reg.schema())
 	if err != nil {

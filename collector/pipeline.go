@@ -69,9 +69,19 @@ func newPipelineMetrics(p *pipeline, set *metrics.Set) {
 // run handles batches until pollCtx ends. A batch in hand when it ends is
 // finished (delivered and committed) unless workCtx ends too; then it is
 // left uncommitted, for the group to hand again.
+//
+// With an input whose batches overlap, batch N+1 is decoded and processed
+// while the sinks write batch N; deliveries stay one at a time and in
+// order, and each batch is committed once its delivery is done.
 func (p *pipeline) run(pollCtx, workCtx context.Context) error {
+	var inFlight *delivery // the batch the sinks are writing, if any
+	defer func() {
+		if inFlight != nil {
+			p.finish(workCtx, inFlight)
+		}
+	}()
 	for attempt := 0; ; {
-		msgs, err := p.in.Poll(pollCtx)
+		msgs, tok, err := p.in.Poll(pollCtx)
 		switch {
 		case pollCtx.Err() != nil || errors.Is(err, client.ErrClosed):
 			return nil
@@ -86,16 +96,52 @@ func (p *pipeline) run(pollCtx, workCtx context.Context) error {
 			continue
 		}
 		attempt = 0
-		if err := p.handle(workCtx, msgs); err != nil {
-			return nil // workCtx ended: the batch stays uncommitted
+		events := p.process(msgs)
+		if inFlight != nil {
+			d := inFlight
+			inFlight = nil
+			if !p.finish(workCtx, d) {
+				return nil
+			}
 		}
-		p.commit(workCtx, msgs)
+		d := &delivery{done: make(chan error, 1)}
+		if !p.in.Overlaps() {
+			d.done <- p.deliverAndCommit(workCtx, msgs, tok, events)
+			if !p.finish(workCtx, d) {
+				return nil
+			}
+			continue
+		}
+		go func() { d.done <- p.deliverAndCommit(workCtx, msgs, tok, events) }()
+		inFlight = d
 	}
 }
 
-// handle decodes, processes and delivers one batch; it returns an error
-// only when ctx ended before every sink accepted its events.
-func (p *pipeline) handle(ctx context.Context, msgs []client.Message) error {
+// delivery is a batch being written to the sinks and then committed.
+type delivery struct {
+	done chan error // the result of deliverAndCommit
+}
+
+// finish waits for d; false means workCtx ended first and the batch
+// stays uncommitted.
+func (p *pipeline) finish(_ context.Context, d *delivery) bool {
+	return <-d.done == nil
+}
+
+// deliverAndCommit writes a batch's events to the sinks and commits the
+// batch at once, so that the last batch before a quiet spell does not
+// wait for the next one to be committed. Deliveries run one at a time,
+// so commits stay in order.
+func (p *pipeline) deliverAndCommit(ctx context.Context, msgs []client.Message, tok commitToken, events []*event.Event) error {
+	if err := p.deliver(ctx, events); err != nil {
+		return err
+	}
+	p.commit(ctx, msgs, tok)
+	return nil
+}
+
+// process decodes a batch and runs the processors on it.
+func (p *pipeline) process(msgs []client.Message) []*event.Event {
 	p.batches.Inc()
 	p.eventsIn.Add(len(msgs))
 	events := decodeBatch(msgs, func(err error) {
@@ -108,6 +154,17 @@ func (p *pipeline) handle(ctx context.Context, msgs []client.Message) error {
 		st.out.Add(len(events))
 	}
 	p.eventsOut.Add(len(events))
+	return events
+}
+
+// handle processes and delivers one batch (benchmarks call it).
+func (p *pipeline) handle(ctx context.Context, msgs []client.Message) error {
+	return p.deliver(ctx, p.process(msgs))
+}
+
+// deliver writes events to their sinks, in parallel; it returns an error
+// only when ctx ended before every sink accepted its events.
+func (p *pipeline) deliver(ctx context.Context, events []*event.Event) error {
 	groups := p.route(events)
 	if len(groups) == 1 {
 		for name, evs := range groups {
@@ -166,10 +223,10 @@ func (p *pipeline) route(events []*event.Event) map[string][]*event.Event {
 // commit records the batch as handled. A failed commit is logged, not
 // retried: the next batch's commit covers it, and a queue that moved
 // to another member is handed again there.
-func (p *pipeline) commit(ctx context.Context, msgs []client.Message) {
+func (p *pipeline) commit(ctx context.Context, msgs []client.Message, tok commitToken) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
-	if err := p.in.Commit(cctx); err != nil {
+	if err := p.in.Commit(cctx, tok); err != nil {
 		p.commitErrors.Inc()
 		lvl := slog.LevelWarn
 		if errors.Is(err, client.ErrFenced) {

@@ -4,8 +4,10 @@
 //
 // # At-least-once
 //
-// A pipeline handles one polled batch at a time: decode, process, then
-// write to every sink the batch's events go to, in parallel. Offsets are
+// A pipeline takes one polled batch at a time through decode and its
+// processors, then writes it to every sink its events go to, in
+// parallel; while the sinks write batch N, batch N+1 is polled and
+// processed (never written: deliveries are one at a time, in order). Offsets are
 // committed only once every one of those sinks accepted its events (or
 // the sink's on_failure policy sent them to the dead-letter topic or
 // dropped them, counted). A crash anywhere before the commit makes the

@@ -101,6 +101,9 @@ func (s *Sink) openLocked(path string) (opened, error) {
 		f, err = s.createLocked(path)
 	}
 	if err != nil {
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			return opened{}, err // it names the operation and the path already
+		}
 		return opened{}, fmt.Errorf("open %s: %w", path, err)
 	}
 	st, err := f.Stat()

@@ -1,6 +1,7 @@
 package scrape_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -64,7 +65,9 @@ func (e *endpoint) set(body string) {
 	e.mu.Unlock()
 }
 
-// collector is an Emitter that keeps every record.
+// collector is an Emitter that keeps every record. It keeps copies of
+// the bodies, as a real downstream does before it acknowledges: a source
+// may reuse a body once its record is acknowledged.
 type collector struct {
 	mu   sync.Mutex
 	recs []source.Record
@@ -75,7 +78,10 @@ func newCollector() *collector { return &collector{ch: make(chan struct{}, 1000)
 
 func (c *collector) Emit(ctx context.Context, recs []source.Record, ack func(error)) error {
 	c.mu.Lock()
-	c.recs = append(c.recs, recs...)
+	for _, r := range recs {
+		r.Body = bytes.Clone(r.Body)
+		c.recs = append(c.recs, r)
+	}
 	c.mu.Unlock()
 	select {
 	case c.ch <- struct{}{}:

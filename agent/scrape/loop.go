@@ -29,10 +29,12 @@ const acceptHeader = "application/openmetrics-text;version=1.0.0;q=0.5,applicati
 
 var staleNaN = math.Float64frombits(value.StaleNaN)
 
-// cacheEntry is a series seen on a target: its final labels (nil when
-// metric relabeling dropped it) and the scrape it was last seen in.
+// cacheEntry is a series seen on a target: where its final labels are in
+// the loop's arena (n == 0 when metric relabeling dropped it) and the
+// scrape it was last seen in. It holds no pointer, so 100,000 of them
+// are one map's memory and nothing for the GC to scan.
 type cacheEntry struct {
-	labels []byte // protobuf-encoded Label fields of a TimeSeries
+	off, n uint32 // the protobuf-encoded Label fields of a TimeSeries: arena[off:off+n]
 	seen   uint64
 	// explicitTS: the target gave the sample's timestamp; as Prometheus
 	// does, such a series gets no staleness marker (the target decides
@@ -54,7 +56,11 @@ type loop struct {
 	// bytes themselves: at 1,000 series per target the keys would be a
 	// third of the memory, and a 64-bit collision among one target's
 	// series is not a practical concern.
-	cache   map[uint64]*cacheEntry
+	cache map[uint64]cacheEntry
+	// arena holds the encoded labels of the cached series, one after the
+	// other; forgotten series leave holes, compacted once they are half.
+	arena   []byte
+	holes   int
 	seed    maphash.Seed
 	out     []byte    // the WriteRequest being encoded
 	lastLen int       // length of the previous body, to size the next one
@@ -68,7 +74,7 @@ var reportNames = [4]string{"up", "scrape_duration_seconds", "scrape_samples_scr
 
 func newLoop(s *Scraper, t target) *loop {
 	l := &loop{s: s, t: t, stop: make(chan struct{}), done: make(chan struct{}),
-		cache: make(map[uint64]*cacheEntry), seed: maphash.MakeSeed(), syms: labels.NewSymbolTable(),
+		cache: make(map[uint64]cacheEntry), seed: maphash.MakeSeed(), syms: labels.NewSymbolTable(),
 		lb: labels.NewBuilder(labels.EmptyLabels())}
 	for i, n := range reportNames {
 		l.lb.Reset(t.labels)
@@ -104,7 +110,11 @@ func (l *loop) run(ctx context.Context, e source.Emitter) {
 		}
 		start := time.Now()
 		rec := l.scrapeOnce(ctx, start)
-		if err := e.Emit(ctx, []source.Record{rec}, nil); err != nil {
+		// Once the record is durable downstream its body is free again:
+		// reusing it keeps 100 targets' bodies from being garbage every
+		// interval.
+		body := rec.Body
+		if err := e.Emit(ctx, []source.Record{rec}, func(error) { l.s.putOut(body) }); err != nil {
 			return // only ctx ending makes Emit fail
 		}
 		next := l.s.cfg.Interval - time.Since(start)%l.s.cfg.Interval
@@ -116,7 +126,7 @@ func (l *loop) run(ctx context.Context, e source.Emitter) {
 func (l *loop) scrapeOnce(ctx context.Context, start time.Time) source.Record {
 	l.iter++
 	ts := start.UnixMilli()
-	l.out = make([]byte, 0, l.lastLen+l.lastLen/8+256)
+	l.out = l.s.takeOut(l.lastLen + l.lastLen/8 + 256)
 	l.buf = l.s.bufs.Get().(*bytes.Buffer)
 	ct, err := l.fetch(ctx)
 	scraped, kept := 0, 0
@@ -137,9 +147,10 @@ func (l *loop) scrapeOnce(ctx context.Context, start time.Time) source.Record {
 		// the previous scrape's series go stale.
 		l.out = l.out[:0]
 		scraped, kept = 0, 0
-		for _, ent := range l.cache {
+		for h, ent := range l.cache {
 			if ent.seen == l.iter {
 				ent.seen = l.iter - 1
+				l.cache[h] = ent
 			}
 		}
 	}
@@ -214,15 +225,15 @@ func (l *loop) parse(contentType string, ts int64) (scraped, kept int, err error
 		ent, ok := l.cache[h]
 		if !ok {
 			p.Labels(&l.lset)
-			ent = &cacheEntry{labels: l.sampleLabels()}
-			l.cache[h] = ent
+			ent = l.remember(l.sampleLabels())
 		}
 		if ent.seen == l.iter {
 			continue // a duplicate series in one scrape: keep the first
 		}
 		ent.seen = l.iter
 		ent.explicitTS = tp != nil
-		if ent.labels == nil {
+		l.cache[h] = ent
+		if ent.n == 0 {
 			continue
 		}
 		kept++
@@ -230,7 +241,7 @@ func (l *loop) parse(contentType string, ts int64) (scraped, kept int, err error
 		if tp != nil {
 			t = *tp
 		}
-		l.add(ent.labels, t, v)
+		l.add(l.labelsOf(ent), t, v)
 	}
 }
 
@@ -294,11 +305,39 @@ func (l *loop) appendStale(ts int64) {
 		if ent.seen == l.iter {
 			continue
 		}
-		if ent.seen == l.iter-1 && ent.labels != nil && !ent.explicitTS {
-			l.add(ent.labels, ts, staleNaN)
+		if ent.seen == l.iter-1 && ent.n != 0 && !ent.explicitTS {
+			l.add(l.labelsOf(ent), ts, staleNaN)
 		}
+		l.holes += int(ent.n)
 		delete(l.cache, k)
 	}
+	// Compact when forgotten series left many holes, or when appending
+	// left much unused capacity (after the first scrape, typically).
+	if l.holes > 0 && l.holes > len(l.arena)/2 || cap(l.arena) > len(l.arena)+len(l.arena)/4+4096 {
+		l.compact()
+	}
+}
+
+// remember stores a new series' encoded labels (nil: dropped) in the arena.
+func (l *loop) remember(ls []byte) cacheEntry {
+	ent := cacheEntry{off: uint32(len(l.arena)), n: uint32(len(ls))}
+	l.arena = append(l.arena, ls...)
+	return ent
+}
+
+func (l *loop) labelsOf(ent cacheEntry) []byte { return l.arena[ent.off : ent.off+ent.n] }
+
+// compact copies the labels of the cached series to a new arena, leaving
+// the holes of forgotten series behind.
+func (l *loop) compact() {
+	arena := make([]byte, 0, len(l.arena)-l.holes)
+	for h, ent := range l.cache {
+		off := uint32(len(arena))
+		arena = append(arena, l.labelsOf(ent)...)
+		ent.off = off
+		l.cache[h] = ent
+	}
+	l.arena, l.holes = arena, 0
 }
 
 // markAllStale emits staleness markers for every series of the last
@@ -317,8 +356,8 @@ func (l *loop) markAllStale(ctx context.Context, e source.Emitter) {
 	_ = e.Emit(ctx, []source.Record{l.record(now)}, nil) // fails only when ctx ended
 }
 
-// record wraps the encoded WriteRequest. The body is new each scrape:
-// the emitter owns it once Emit returns.
+// record wraps the encoded WriteRequest. The emitter owns the body once
+// Emit returns, until it acknowledges the record.
 func (l *loop) record(now time.Time) source.Record {
 	body := l.out
 	l.out, l.lastLen = nil, len(body)

@@ -21,6 +21,7 @@ type Scraper struct {
 	metricRelabel []*relabel.Config
 	client        *http.Client
 	bufs          sync.Pool // of *bytes.Buffer, scrape bodies
+	outs          sync.Pool // of *[]byte, encoded WriteRequests acknowledged downstream
 	sd            fileSD
 	m             scraperMetrics
 }
@@ -127,4 +128,18 @@ func (s *Scraper) targets() map[string]target {
 		}
 	}
 	return out
+}
+
+// takeOut returns an empty buffer of at least n bytes for a WriteRequest.
+func (s *Scraper) takeOut(n int) []byte {
+	if p, ok := s.outs.Get().(*[]byte); ok && cap(*p) >= n {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, n)
+}
+
+// putOut takes back the body of an acknowledged record.
+func (s *Scraper) putOut(b []byte) {
+	b = b[:0]
+	s.outs.Put(&b)
 }

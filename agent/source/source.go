@@ -35,7 +35,9 @@ type Emitter interface {
 	// ctx's error if ctx ends first, and then recs were not taken. The
 	// emitter owns recs once Emit returns nil. ack, if not nil, is called
 	// exactly once: with nil once every record is durable downstream, or
-	// with the error that made the batch fail for good.
+	// with the error that made the batch fail for good. After ack the
+	// emitter no longer touches the records' bodies: the source may
+	// reuse their memory.
 	Emit(ctx context.Context, recs []Record, ack func(error)) error
 }
 

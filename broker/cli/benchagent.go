@@ -25,6 +25,8 @@ type agentBenchOpts struct {
 	lines                 int
 	duration              time.Duration
 	json                  bool
+	scrape                bool
+	sc                    scrapeBenchOpts
 }
 
 // AgentBenchResult is what `sluice bench agent --json` prints.
@@ -51,9 +53,17 @@ func benchAgentCommand() *cobra.Command {
 agent tail --files files, and measure the agent process. Without --rate the
 files are filled with --lines lines first and the agent reads them as fast as
 it can (throughput); with --rate, lines are appended at that total rate for
---duration (cost at a steady load). Lines count once the broker stored them.`,
+--duration (cost at a steady load). Lines count once the broker stored them.
+
+With --scrape, this process serves --targets Prometheus exporters of --series
+series each, the agent scrapes them every --interval, and after --warmup the
+agent's CPU per million samples stored in the broker and its RSS are measured
+for --duration.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.scrape {
+				return runScrapeBenchCmd(cmd, o)
+			}
 			if o.files < 1 || o.lineSize < 16 || o.rate < 0 || o.lines < 1 || o.duration <= 0 {
 				return errors.New("bench agent: --files ≥ 1, --line-size ≥ 16, --lines ≥ 1, --rate ≥ 0 and --duration > 0 please")
 			}
@@ -79,6 +89,11 @@ it can (throughput); with --rate, lines are appended at that total rate for
 	f.IntVar(&o.lines, "lines", 2_000_000, "lines written in throughput mode")
 	f.DurationVar(&o.duration, "duration", 10*time.Second, "how long lines are written in --rate mode")
 	f.BoolVar(&o.json, "json", false, "print the result as JSON")
+	f.BoolVar(&o.scrape, "scrape", false, "measure prometheus_scrape instead: --targets exporters of --series series each, served by this process")
+	f.IntVar(&o.sc.targets, "targets", 100, "with --scrape: targets scraped")
+	f.IntVar(&o.sc.series, "series", 1000, "with --scrape: series per target")
+	f.DurationVar(&o.sc.interval, "interval", time.Second, "with --scrape: scrape interval")
+	f.DurationVar(&o.sc.warmup, "warmup", 10*time.Second, "with --scrape: scraping before the measurement starts")
 	return cmd
 }
 
@@ -210,13 +225,19 @@ func waitStored(ctx context.Context, c *client.Client, want int64, within time.D
 
 // startChildAgent runs `sluice agent` tailing logDir/*.log into topic bench.
 func startChildAgent(dir, broker, logDir string) (*childBroker, error) {
+	yaml := fmt.Sprintf("agent:\n  broker: %s\n  http_listen: \"off\"\n  spool: {dir: %s}\n  sources:\n    bench: {type: file, include: [\"%s/*.log\"], start_at: beginning, topic: bench}\n",
+		broker, filepath.Join(dir, "spool"), logDir)
+	return startAgentChild(dir, yaml)
+}
+
+// startAgentChild runs `sluice agent` (this executable) on the config
+// yaml, written to dir/agent.yaml; its output goes to dir/agent.log.
+func startAgentChild(dir, yaml string) (*childBroker, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cfg := filepath.Join(dir, "agent.yaml")
-	yaml := fmt.Sprintf("agent:\n  broker: %s\n  http_listen: \"off\"\n  spool: {dir: %s}\n  sources:\n    bench: {type: file, include: [\"%s/*.log\"], start_at: beginning, topic: bench}\n",
-		broker, filepath.Join(dir, "spool"), logDir)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		return nil, err
 	}

@@ -77,7 +77,7 @@ func New(cfg Config) (*Reader, error) {
 	}
 	dialer := &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, ClientID: "sluice-collector"}
 	if cfg.TLS != nil {
-		tc, err := tlsConfig(cfg.TLS)
+		tc, err := cfg.TLS.ClientConfig()
 		if err != nil {
 			return nil, fmt.Errorf("kafka input %s: %w", cfg.Topic, err)
 		}

@@ -5,8 +5,6 @@
 package httpclient
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -83,7 +81,7 @@ func New(c config.HTTPClient) (*Client, error) {
 	tr.MaxIdleConnsPerHost = 64
 	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	if c.TLS != nil {
-		tc, err := tlsConfig(c.TLS)
+		tc, err := c.TLS.ClientConfig()
 		if err != nil {
 			return nil, err
 		}
@@ -95,29 +93,6 @@ func New(c config.HTTPClient) (*Client, error) {
 	}
 	cl.HTTP = &http.Client{Transport: tr, Timeout: timeout}
 	return cl, nil
-}
-
-func tlsConfig(t *config.TLS) (*tls.Config, error) {
-	tc := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("read tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls.ca_file %s: no PEM certificate in it", t.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("load tls.cert_file/key_file: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
 }
 
 // Do sends req with the configured headers and credentials; headers the

@@ -54,7 +54,7 @@ func New(cfg Config, set component.Settings) (*Sink, error) {
 	key, _ := parseTemplate(cfg.Key)
 	tr := &kafka.Transport{ClientID: "sluice-collector"}
 	if cfg.TLS != nil {
-		tc, err := tlsConfig(cfg.TLS)
+		tc, err := cfg.TLS.ClientConfig()
 		if err != nil {
 			return nil, fmt.Errorf("kafka sink %s: %w", set.Name, err)
 		}

@@ -1,18 +1,16 @@
-package kafkain
+package config
 
 import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"os"
-
-	"github.com/sluicehq/sluice/pipelines/config"
 )
 
-// tlsConfig builds the client TLS settings, reading the files now so a
-// missing file fails New rather than the first fetch. (sinks/kafka has
-// the same few lines: a collector input has no business importing a sink.)
-func tlsConfig(t *config.TLS) (*tls.Config, error) {
+// ClientConfig builds the client TLS settings of t, reading the files
+// now, so that a missing or bad file fails at start rather than at the
+// first connection. Sinks and inputs of every kind share it.
+func (t *TLS) ClientConfig() (*tls.Config, error) {
 	tc := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
 	if t.CAFile != "" {
 		pem, err := os.ReadFile(t.CAFile)

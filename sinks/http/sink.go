@@ -6,7 +6,6 @@ import (
 	"fmt"
 	nethttp "net/http"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/sluicehq/sluice/pipelines/component"
@@ -17,7 +16,8 @@ import (
 // Sink sends events as JSON bodies. Write is not called concurrently, so
 // the buffers below are reused from one Write to the next.
 type Sink struct {
-	send       sender
+	send       *httpclient.Sender
+	client     *httpclient.Client
 	array      bool
 	gzip       bool
 	batchBytes int
@@ -50,18 +50,9 @@ func New(cfg Config, set component.Settings) (*Sink, error) {
 	if batch <= 0 {
 		batch = DefaultBatchBytes
 	}
-	name := component.Label(set.Name)
-	counter := func(series string) *metrics.Counter {
-		return set.Metrics.GetOrCreateCounter(fmt.Sprintf(series, name))
-	}
 	return &Sink{
-		send: sender{
-			client: client, method: method, url: cfg.URL, shown: redacted(cfg.URL), header: header, retry: cfg.Retry.WithDefaults(),
-			name: set.Name, lg: set.Logger, set: set.Metrics,
-			retries:   counter(`sluice_collector_sink_retries_total{sink="%s"}`),
-			sentBytes: counter(`sluice_collector_sink_sent_bytes_total{sink="%s"}`),
-			rejected:  counter(`sluice_collector_sink_events_dropped_total{sink="%s",reason="rejected"}`),
-		},
+		send:       httpclient.NewSender(client, method, method, cfg.URL, header, cfg.Retry, set),
+		client:     client,
 		array:      array,
 		gzip:       cfg.Compression == "gzip",
 		batchBytes: batch,
@@ -137,12 +128,12 @@ func (s *Sink) post(ctx context.Context, body []byte, events int) error {
 		_ = s.zw.Close()
 		body = s.zbody.Bytes()
 	}
-	return s.send.post(ctx, body, events)
+	return s.send.Post(ctx, body, events)
 }
 
 // Close releases the sink's idle connections. Write keeps nothing
 // pending between calls, so there is nothing to flush.
 func (s *Sink) Close(context.Context) error {
-	s.send.client.CloseIdle()
+	s.client.CloseIdle()
 	return nil
 }

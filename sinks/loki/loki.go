@@ -20,7 +20,8 @@ import (
 // Sink pushes log events to Loki. Write is not called concurrently, so
 // the buffers below are reused from one Write to the next.
 type Sink struct {
-	send       sender
+	send       *httpclient.Sender
+	client     *httpclient.Client
 	labels     []namedTemplate // sorted by name
 	meta       []namedTemplate // structured metadata, sorted by name
 	json       bool
@@ -99,13 +100,8 @@ func New(cfg Config, set component.Settings) (*Sink, error) {
 		return set.Metrics.GetOrCreateCounter(fmt.Sprintf(series, name))
 	}
 	return &Sink{
-		send: sender{
-			client: client, url: url, shown: redacted(url), header: header, retry: cfg.Retry.WithDefaults(),
-			name: set.Name, lg: set.Logger, set: set.Metrics,
-			retries:   counter(`sluice_collector_sink_retries_total{sink="%s"}`),
-			sentBytes: counter(`sluice_collector_sink_sent_bytes_total{sink="%s"}`),
-			rejected:  counter(`sluice_collector_sink_events_dropped_total{sink="%s",reason="rejected"}`),
-		},
+		send:       httpclient.NewSender(client, http.MethodPost, "push", url, header, cfg.Retry, set),
+		client:     client,
 		labels:     labels,
 		meta:       meta,
 		json:       cfg.Encoding == "json",
@@ -246,6 +242,6 @@ func (s *Sink) appendObject(dst []byte, ts []namedTemplate, e *event.Event) []by
 // Close releases the sink's idle connections. Write keeps nothing
 // pending between calls, so there is nothing to flush.
 func (s *Sink) Close(context.Context) error {
-	s.send.client.CloseIdle()
+	s.client.CloseIdle()
 	return nil
 }

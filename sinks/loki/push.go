@@ -80,7 +80,7 @@ func (s *Sink) push(ctx context.Context, body []byte, events int) error {
 		_ = s.zw.Close()
 		body = s.zbody.Bytes()
 	}
-	return s.send.post(ctx, body, events)
+	return s.send.Post(ctx, body, events)
 }
 
 // appendEntry appends en as Loki wants it: ["<unix ns>", "<line>"] or

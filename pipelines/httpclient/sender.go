@@ -1,4 +1,4 @@
-package http
+package httpclient
 
 import (
 	"bytes"
@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	nethttp "net/http"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -16,16 +16,17 @@ import (
 
 	"github.com/sluicehq/sluice/pipelines/component"
 	"github.com/sluicehq/sluice/pipelines/config"
-	"github.com/sluicehq/sluice/pipelines/httpclient"
 )
 
-// sender posts bodies to one URL and retries what is worth retrying.
-type sender struct {
-	client *httpclient.Client
+// Sender sends bodies to one URL for a sink and retries what is worth
+// retrying: the loop the HTTP sinks share.
+type Sender struct {
+	client *Client
 	method string
+	verb   string // what a request is called in logs and errors: "push", "POST"
 	url    string
-	shown  string         // url with any password redacted, for logs and errors
-	header nethttp.Header // set on every request
+	shown  string      // url with any password redacted, for logs and errors
+	header http.Header // set on every request
 	retry  config.Retry
 	name   string
 	lg     *slog.Logger
@@ -34,6 +35,23 @@ type sender struct {
 	retries   *metrics.Counter
 	sentBytes *metrics.Counter
 	rejected  *metrics.Counter
+}
+
+// NewSender returns a Sender of method requests to rawURL with header
+// for the sink of set; verb names a request in logs and errors. It counts
+// sluice_collector_sink_{retries,sent_bytes,requests}_total and the
+// events of rejected requests in sluice_collector_sink_events_dropped_total{reason="rejected"}.
+func NewSender(client *Client, method, verb, rawURL string, header http.Header, retry config.Retry, set component.Settings) *Sender {
+	counter := func(format string) *metrics.Counter {
+		return set.Metrics.GetOrCreateCounter(fmt.Sprintf(format, component.Label(set.Name)))
+	}
+	return &Sender{
+		client: client, method: method, verb: verb, url: rawURL, shown: Redacted(rawURL), header: header,
+		retry: retry.WithDefaults(), name: set.Name, lg: set.Logger, set: set.Metrics,
+		retries:   counter(`sluice_collector_sink_retries_total{sink="%s"}`),
+		sentBytes: counter(`sluice_collector_sink_sent_bytes_total{sink="%s"}`),
+		rejected:  counter(`sluice_collector_sink_events_dropped_total{sink="%s",reason="rejected"}`),
+	}
 }
 
 // errorBodyLimit bounds how much of an error response is kept for the
@@ -52,8 +70,8 @@ type attemptError struct {
 	wait      time.Duration
 }
 
-// redacted returns raw with any password in it replaced by xxxxx.
-func redacted(raw string) string {
+// Redacted returns raw with any password in it replaced by xxxxx.
+func Redacted(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return raw
@@ -61,11 +79,11 @@ func redacted(raw string) string {
 	return u.Redacted()
 }
 
-// post sends body, which carries events events, until the backend
+// Post sends body, which carries events events, until the backend
 // accepts it, rejects it (a 4xx: the events are dropped, counted and
-// logged, and post returns nil) or retry.max_elapsed has passed since the
-// first failure (post returns the last error).
-func (s *sender) post(ctx context.Context, body []byte, events int) error {
+// logged, and Post returns nil) or retry.max_elapsed has passed since the
+// first failure (Post returns the last error).
+func (s *Sender) Post(ctx context.Context, body []byte, events int) error {
 	backoff := component.Backoff{Initial: s.retry.InitialBackoff.D(), Max: s.retry.MaxBackoff.D()}
 	var first time.Time
 	for attempt := 0; ; attempt++ {
@@ -78,7 +96,7 @@ func (s *sender) post(ctx context.Context, body []byte, events int) error {
 		}
 		if !ae.retriable {
 			s.rejected.Add(events)
-			s.lg.Warn("request rejected; its events are dropped", "sink", s.name, "url", s.shown, "events", events, "error", ae.err)
+			s.lg.Warn(s.verb+" rejected; its events are dropped", "sink", s.name, "url", s.shown, "events", events, "error", ae.err)
 			return nil
 		}
 		now := time.Now()
@@ -88,10 +106,10 @@ func (s *sender) post(ctx context.Context, body []byte, events int) error {
 		delay := max(backoff.Delay(attempt), ae.wait)
 		if now.Sub(first)+delay > s.retry.MaxElapsed.D() {
 			return fmt.Errorf("%s %d events to %s: gave up after %d attempts in %s: %w",
-				s.method, events, s.shown, attempt+1, now.Sub(first).Round(time.Millisecond), ae.err)
+				s.verb, events, s.shown, attempt+1, now.Sub(first).Round(time.Millisecond), ae.err)
 		}
 		s.retries.Inc()
-		s.lg.Debug("request failed; retrying", "sink", s.name, "attempt", attempt+1, "delay", delay, "error", ae.err)
+		s.lg.Debug(s.verb+" failed; retrying", "sink", s.name, "attempt", attempt+1, "delay", delay, "error", ae.err)
 		if !component.Sleep(ctx, delay) {
 			return ctx.Err()
 		}
@@ -99,8 +117,8 @@ func (s *sender) post(ctx context.Context, body []byte, events int) error {
 }
 
 // try sends body once.
-func (s *sender) try(ctx context.Context, body []byte) *attemptError {
-	req, err := nethttp.NewRequestWithContext(ctx, s.method, s.url, bytes.NewReader(body))
+func (s *Sender) try(ctx context.Context, body []byte) *attemptError {
+	req, err := http.NewRequestWithContext(ctx, s.method, s.url, bytes.NewReader(body))
 	if err != nil {
 		return &attemptError{err: fmt.Errorf("build request: %w", err)}
 	}
@@ -122,8 +140,8 @@ func (s *sender) try(ctx context.Context, body []byte) *attemptError {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
 	return &attemptError{
 		err:       fmt.Errorf("%s answered %s: %s", s.shown, resp.Status, printable(msg)),
-		retriable: httpclient.Retriable(resp.StatusCode),
-		wait:      httpclient.RetryAfter(resp.Header, time.Now()),
+		retriable: Retriable(resp.StatusCode),
+		wait:      RetryAfter(resp.Header, time.Now()),
 	}
 }
 

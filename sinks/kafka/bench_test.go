@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"github.com/sluicehq/sluice/pipelines/template"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -29,8 +30,8 @@ func BenchmarkEncode(b *testing.B) {
 	events, size := benchEvents(1000)
 	for _, tc := range []struct{ name, topic string }{{"literal-topic", "logs"}, {"templated-topic", "logs-{{ meta.host }}"}} {
 		b.Run(tc.name, func(b *testing.B) {
-			topic, _ := parseTemplate(tc.topic)
-			key, _ := parseTemplate("{{ meta.host }}/{{ meta.file }}")
+			topic, _ := template.Parse(tc.topic)
+			key, _ := template.Parse("{{ meta.host }}/{{ meta.file }}")
 			enc := encoder{topic: topic, key: key, json: true, headers: true}
 			b.ReportAllocs()
 			b.SetBytes(size)

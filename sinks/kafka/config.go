@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"errors"
+	"github.com/sluicehq/sluice/pipelines/template"
 	"net"
 	"strconv"
 
@@ -91,7 +92,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, validateTopic(c.Topic))
-	if _, err := parseTemplate(c.Key); err != nil {
+	if _, err := template.Parse(c.Key); err != nil {
 		errs = append(errs, component.Errorf("key", "%v", err))
 	}
 	if c.Encoding != "" && c.Encoding != encodings[0] && c.Encoding != encodings[1] {
@@ -116,11 +117,11 @@ func validateTopic(topic string) error {
 	if topic == "" {
 		return component.Errorf("topic", "a topic (or a template such as \"logs-{{ meta.host }}\") is required")
 	}
-	t, err := parseTemplate(topic)
+	t, err := template.Parse(topic)
 	if err != nil {
 		return component.Errorf("topic", "%v", err)
 	}
-	if lit, ok := t.literal(); ok {
+	if lit, ok := t.Literal(); ok {
 		if msg := topicProblem(lit); msg != "" {
 			return component.Errorf("topic", "%q %s", lit, msg)
 		}

@@ -39,10 +39,10 @@ func TestValidate(t *testing.T) {
 			`topic: "` + strings.Repeat("a", 250) + `" is longer than Kafka's 249 characters for a topic name`,
 		}},
 		{"unclosed template", func(c *Config) { c.Topic = "logs-{{ meta.host" }, []string{
-			`topic: "logs-{{ meta.host": {{ at offset 5 is not closed with }}`,
+			`topic: "logs-{{ meta.host" has a {{ with no }} after it`,
 		}},
 		{"empty reference in key", func(c *Config) { c.Key = "{{ }}" }, []string{
-			`key: "{{ }}": "{{ }}" is not a field path or meta.KEY`,
+			`key: "{{ }}": empty {{ }}: want {{ field.path }} or {{ meta.key }}`,
 		}},
 		{"encoding and compression", func(c *Config) { c.Encoding, c.Compression = "raw", "brotli" }, []string{
 			`encoding: "raw" is not an encoding (want json or text)`,

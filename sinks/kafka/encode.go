@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"github.com/sluicehq/sluice/pipelines/template"
 	"slices"
 
 	"github.com/segmentio/kafka-go"
@@ -11,7 +12,7 @@ import (
 // encoder turns a batch of events into kafka.Messages whose keys, values
 // and header values are slices of one buffer.
 type encoder struct {
-	topic, key template
+	topic, key template.Template
 	json       bool // encoding: json (else text)
 	headers    bool // headers_from_meta
 
@@ -38,13 +39,13 @@ type span struct {
 // valid until the next encode or release.
 func (c *encoder) encode(events []*event.Event) ([]kafka.Message, int) {
 	c.buf, c.msgs, c.spans, c.hdrs, c.hdrVals = c.buf[:0], c.msgs[:0], c.spans[:0], c.hdrs[:0], c.hdrVals[:0]
-	literal, isLiteral := c.topic.literal()
+	literal, isLiteral := c.topic.Literal()
 	dropped := 0
 	for _, e := range events {
 		topic := literal
 		if !isLiteral {
 			start := len(c.buf)
-			c.buf = c.topic.appendTo(c.buf, e)
+			c.buf = c.topic.AppendTo(c.buf, e)
 			if len(c.buf) == start {
 				dropped++
 				continue
@@ -54,7 +55,7 @@ func (c *encoder) encode(events []*event.Event) ([]kafka.Message, int) {
 		}
 		var sp span
 		sp.key[0] = len(c.buf)
-		c.buf = c.key.appendTo(c.buf, e)
+		c.buf = c.key.AppendTo(c.buf, e)
 		sp.key[1] = len(c.buf)
 		sp.val[0] = len(c.buf)
 		if c.json || e.Kind == event.KindMetric {

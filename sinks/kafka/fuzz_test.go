@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"github.com/sluicehq/sluice/pipelines/template"
 	"testing"
 
 	"github.com/sluicehq/sluice/pipelines/event"
@@ -17,12 +18,12 @@ func FuzzTemplate(f *testing.F) {
 	e.Set("a.b", "x y")
 	e.Set("c", 1.5)
 	f.Fuzz(func(t *testing.T, s string) {
-		tp, err := parseTemplate(s)
+		tp, err := template.Parse(s)
 		if err != nil {
 			return
 		}
-		out := tp.appendTo(nil, e)
-		if lit, ok := tp.literal(); ok && string(out) != lit {
+		out := tp.AppendTo(nil, e)
+		if lit, ok := tp.Literal(); ok && string(out) != lit {
 			t.Fatalf("literal %q expands to %q", lit, out)
 		}
 		if len(out) == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/pipelines/template"
 	"log/slog"
 	"time"
 
@@ -50,8 +51,8 @@ func New(cfg Config, set component.Settings) (*Sink, error) {
 		return nil, fmt.Errorf("kafka sink %s: %w", set.Name, err)
 	}
 	cfg = cfg.withDefaults()
-	topic, _ := parseTemplate(cfg.Topic) // Validate parsed both
-	key, _ := parseTemplate(cfg.Key)
+	topic, _ := template.Parse(cfg.Topic) // Validate parsed both
+	key, _ := template.Parse(cfg.Key)
 	tr := &kafka.Transport{ClientID: "sluice-collector"}
 	if cfg.TLS != nil {
 		tc, err := cfg.TLS.ClientConfig()

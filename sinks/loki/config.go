@@ -2,6 +2,7 @@ package loki
 
 import (
 	"errors"
+	"github.com/sluicehq/sluice/pipelines/template"
 	"net/url"
 	"slices"
 	"strings"
@@ -121,7 +122,7 @@ func validateTemplates(key string, m map[string]string) []error {
 			errs = append(errs, component.Errorf(key+"."+n, "%q is not a valid label name: want a letter or _ then letters, digits or _", n))
 			continue
 		}
-		if _, err := parseTemplate(m[n]); err != nil {
+		if _, err := template.Parse(m[n]); err != nil {
 			errs = append(errs, component.Errorf(key+"."+n, "%v", err))
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"github.com/sluicehq/sluice/pipelines/template"
 	"net/http"
 	"slices"
 	"time"
@@ -45,7 +46,7 @@ type Sink struct {
 
 type namedTemplate struct {
 	name string
-	tmpl template
+	tmpl template.Template
 }
 
 // stream is a label set of a Write and how many entries it has.
@@ -119,7 +120,7 @@ func parseTemplates(key string, m map[string]string) ([]namedTemplate, error) {
 		if !validLabelName(name) {
 			return nil, component.Errorf(key+"."+name, "%q is not a valid label name", name)
 		}
-		t, err := parseTemplate(s)
+		t, err := template.Parse(s)
 		if err != nil {
 			return nil, component.Errorf(key+"."+name, "%v", err)
 		}
@@ -224,7 +225,7 @@ func (s *Sink) appendLabels(dst []byte, e *event.Event) []byte {
 func (s *Sink) appendObject(dst []byte, ts []namedTemplate, e *event.Event) []byte {
 	empty := true
 	for i := range ts {
-		s.scratch = ts[i].tmpl.appendTo(s.scratch[:0], e)
+		s.scratch = ts[i].tmpl.AppendTo(s.scratch[:0], e)
 		if len(s.scratch) == 0 {
 			continue
 		}

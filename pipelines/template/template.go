@@ -1,4 +1,8 @@
-package loki
+// Package template expands the small templates of sink and processor
+// options: literal text with placeholders `{{ path }}` (the field at a
+// dotted path) and `{{ meta.key }}` (a meta key), parsed once at start
+// and expanded per event without allocating.
+package template
 
 import (
 	"fmt"
@@ -7,10 +11,8 @@ import (
 	"github.com/sluicehq/sluice/pipelines/event"
 )
 
-// template is a label or structured metadata value: literal text with
-// placeholders `{{ path }}` (a field at a dotted path) and
-// `{{ meta.key }}` (a meta key), parsed once at start.
-type template struct {
+// Template is a parsed template; the zero value is the empty template.
+type Template struct {
 	parts []part
 }
 
@@ -21,32 +23,32 @@ type part struct {
 	meta    bool
 }
 
-// parseTemplate parses s; the error says what is wrong in it.
-func parseTemplate(s string) (template, error) {
-	var t template
+// Parse parses s; the error says what is wrong in it.
+func Parse(s string) (Template, error) {
+	var t Template
 	rest := s
 	for rest != "" {
 		open := strings.Index(rest, "{{")
 		if open < 0 {
 			if strings.Contains(rest, "}}") {
-				return template{}, fmt.Errorf("%q has a }} with no {{ before it", s)
+				return Template{}, fmt.Errorf("%q has a }} with no {{ before it", s)
 			}
 			t.parts = append(t.parts, part{literal: rest})
 			break
 		}
 		if lit := rest[:open]; lit != "" {
 			if strings.Contains(lit, "}}") {
-				return template{}, fmt.Errorf("%q has a }} with no {{ before it", s)
+				return Template{}, fmt.Errorf("%q has a }} with no {{ before it", s)
 			}
 			t.parts = append(t.parts, part{literal: lit})
 		}
 		inner, after, ok := strings.Cut(rest[open+2:], "}}")
 		if !ok {
-			return template{}, fmt.Errorf("%q has a {{ with no }} after it", s)
+			return Template{}, fmt.Errorf("%q has a {{ with no }} after it", s)
 		}
 		p, err := parseRef(strings.TrimSpace(inner))
 		if err != nil {
-			return template{}, fmt.Errorf("%q: %w", s, err)
+			return Template{}, fmt.Errorf("%q: %w", s, err)
 		}
 		t.parts = append(t.parts, p)
 		rest = after
@@ -77,9 +79,9 @@ func parseRef(ref string) (part, error) {
 	return part{ref: ref}, nil
 }
 
-// appendTo appends what t expands to for e: absent fields and meta keys
+// AppendTo appends what t expands to for e: absent fields and meta keys
 // expand empty, other values as event.Format writes them.
-func (t template) appendTo(dst []byte, e *event.Event) []byte {
+func (t Template) AppendTo(dst []byte, e *event.Event) []byte {
 	for _, p := range t.parts {
 		switch {
 		case p.ref == "":
@@ -100,3 +102,17 @@ func (t template) appendTo(dst []byte, e *event.Event) []byte {
 	}
 	return dst
 }
+
+// Literal returns the template's text when it references nothing.
+func (t Template) Literal() (string, bool) {
+	switch {
+	case len(t.parts) == 0:
+		return "", true
+	case len(t.parts) == 1 && t.parts[0].ref == "":
+		return t.parts[0].literal, true
+	}
+	return "", false
+}
+
+// Empty reports whether the template is "".
+func (t Template) Empty() bool { return len(t.parts) == 0 }

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"github.com/sluicehq/sluice/pipelines/template"
 	"testing"
 
 	"github.com/sluicehq/sluice/pipelines/event"
@@ -27,29 +28,15 @@ func TestTemplate(t *testing.T) {
 		{"x } {y}", "x } {y}", true},
 	}
 	for _, tt := range tests {
-		tp, err := parseTemplate(tt.tmpl)
+		tp, err := template.Parse(tt.tmpl)
 		if err != nil {
 			t.Fatalf("parse %q: %v", tt.tmpl, err)
 		}
-		if got := string(tp.appendTo([]byte(">"), e)); got != ">"+tt.want {
+		if got := string(tp.AppendTo([]byte(">"), e)); got != ">"+tt.want {
 			t.Errorf("%q expands to %q, want %q", tt.tmpl, got, ">"+tt.want)
 		}
-		if lit, ok := tp.literal(); ok != tt.literal || ok && lit != tt.want {
+		if lit, ok := tp.Literal(); ok != tt.literal || ok && lit != tt.want {
 			t.Errorf("%q literal() = %q, %v", tt.tmpl, lit, ok)
-		}
-	}
-}
-
-func TestTemplateErrors(t *testing.T) {
-	for tmpl, want := range map[string]string{
-		"{{":            `"{{": {{ at offset 0 is not closed with }}`,
-		"a{{ b }}{{ c":  `"a{{ b }}{{ c": {{ at offset 8 is not closed with }}`,
-		"{{}}":          `"{{}}": "{{}}" is not a field path or meta.KEY`,
-		"{{ a b }}":     `"{{ a b }}": "{{ a b }}" is not a field path or meta.KEY`,
-		"{{ {{ a }} }}": `"{{ {{ a }} }}": "{{ {{ a }}" is not a field path or meta.KEY`,
-	} {
-		if _, err := parseTemplate(tmpl); err == nil || err.Error() != want {
-			t.Errorf("parse %q: %v, want %s", tmpl, err, want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package loki
+package template
 
 import (
 	"testing"
@@ -30,12 +30,12 @@ func TestTemplate(t *testing.T) {
 		{"{{ meta.host }}-{{ level }}-x", "web-1-warn-x"},
 	}
 	for _, tt := range tests {
-		tm, err := parseTemplate(tt.tmpl)
+		tm, err := Parse(tt.tmpl)
 		if err != nil {
-			t.Errorf("parseTemplate(%q): %v", tt.tmpl, err)
+			t.Errorf("Parse(%q): %v", tt.tmpl, err)
 			continue
 		}
-		if got := string(tm.appendTo(nil, e)); got != tt.want {
+		if got := string(tm.AppendTo(nil, e)); got != tt.want {
 			t.Errorf("%q expands to %q, want %q", tt.tmpl, got, tt.want)
 		}
 	}
@@ -54,9 +54,9 @@ func TestTemplateErrors(t *testing.T) {
 		{"{{ {{ a }}", `"{{ {{ a }}": {{ inside {{ }}`},
 	}
 	for _, tt := range tests {
-		_, err := parseTemplate(tt.tmpl)
+		_, err := Parse(tt.tmpl)
 		if err == nil || err.Error() != tt.want {
-			t.Errorf("parseTemplate(%q) = %v, want %q", tt.tmpl, err, tt.want)
+			t.Errorf("Parse(%q) = %v, want %q", tt.tmpl, err, tt.want)
 		}
 	}
 }
@@ -67,11 +67,11 @@ func FuzzParseTemplate(f *testing.F) {
 	}
 	e := &event.Event{Fields: map[string]any{"a": map[string]any{"b": "B"}, "c": "C"}, Meta: map[string]string{"host": "H"}}
 	f.Fuzz(func(t *testing.T, s string) {
-		tm, err := parseTemplate(s)
+		tm, err := Parse(s)
 		if err != nil {
 			return
 		}
-		out := tm.appendTo(nil, e)
+		out := tm.AppendTo(nil, e)
 		if len(tm.parts) == 1 && tm.parts[0].ref == "" && string(out) != s {
 			t.Errorf("literal %q expands to %q", s, out)
 		}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -144,6 +145,30 @@ func TestUpDemoRunsOnDefaults(t *testing.T) {
 		if ev["service"] == nil || ev["level"] == "debug" || ev["time"] != nil || ev["timestamp"] == nil {
 			t.Fatalf("line not parsed, filtered and timestamped as quickstart.yaml says: %s", l)
 		}
+	}
+	// Delivery delay: the generator stamps each line as it writes it;
+	// watch lines arrive in ./out and compare. The bound is 2 s
+	// at default settings; the median is checked, the worst logged.
+	seenLines := len(fileLines(t, filepath.Join(dir, "out", "logs-*.log")))
+	var delays []time.Duration
+	for deadline := time.Now().Add(30 * time.Second); len(delays) < 40 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		lines := fileLines(t, filepath.Join(dir, "out", "logs-*.log"))
+		now := time.Now()
+		for _, l := range lines[seenLines:] {
+			var ev struct{ Timestamp time.Time }
+			if json.Unmarshal([]byte(l), &ev) == nil && !ev.Timestamp.IsZero() {
+				delays = append(delays, now.Sub(ev.Timestamp))
+			}
+		}
+		seenLines = len(lines)
+	}
+	if len(delays) < 10 {
+		t.Fatalf("only %d lines arrived in 30 s", len(delays))
+	}
+	slices.Sort(delays)
+	t.Logf("generator to ./out: median %v, worst %v over %d lines", delays[len(delays)/2], delays[len(delays)-1], len(delays))
+	if delays[len(delays)/2] > 2*time.Second {
+		t.Fatalf("median delay from the log file to the sink %v, want under 2 s", delays[len(delays)/2])
 	}
 	waitFor(t, 60*time.Second, "scraped metrics in ./out", func() bool {
 		for _, l := range fileLines(t, filepath.Join(dir, "out", "metrics-*.log")) {

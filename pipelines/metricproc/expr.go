@@ -3,10 +3,8 @@ package metricproc
 import (
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -121,97 +119,6 @@ func (c *condition) eval(m *vm.VM, env map[string]any, e *event.Event) (bool, er
 	}
 	b, _ := out.(bool) // AsBool made sure
 	return b, nil
-}
-
-// template is a label value: literal text with {{ path }} and
-// {{ meta.key }} references, parsed once.
-type template struct {
-	parts []templatePart
-}
-
-type templatePart struct {
-	lit  string
-	ref  string // "" for literal text
-	meta bool   // ref is a meta key, not a field path
-}
-
-// parseTemplate parses s. "{{" opens a reference that "}}" closes.
-func parseTemplate(s string) (*template, error) {
-	t := &template{}
-	for s != "" {
-		open := strings.Index(s, "{{")
-		if open < 0 {
-			t.parts = append(t.parts, templatePart{lit: s})
-			break
-		}
-		if open > 0 {
-			t.parts = append(t.parts, templatePart{lit: s[:open]})
-		}
-		rest := s[open+2:]
-		end := strings.Index(rest, "}}")
-		if end < 0 {
-			return nil, errors.New(`"{{" is not closed by "}}"`)
-		}
-		ref := strings.TrimSpace(rest[:end])
-		if ref == "" || strings.ContainsAny(ref, "{} \t") {
-			return nil, fmt.Errorf("{{%s}} is not a reference: want {{ field.path }} or {{ meta.key }}", rest[:end])
-		}
-		part := templatePart{ref: ref}
-		if key, ok := strings.CutPrefix(ref, "meta."); ok {
-			if key == "" {
-				return nil, errors.New("{{ meta. }} names no meta key: want e.g. {{ meta.host }}")
-			}
-			part.ref, part.meta = key, true
-		}
-		t.parts = append(t.parts, part)
-		s = rest[end+2:]
-	}
-	return t, nil
-}
-
-// appendTo appends the template expanded for e to dst; an absent field
-// or meta key expands to nothing.
-func (t *template) appendTo(dst []byte, e *event.Event) []byte {
-	for _, p := range t.parts {
-		switch {
-		case p.ref == "":
-			dst = append(dst, p.lit...)
-		case p.meta:
-			dst = append(dst, e.Meta[p.ref]...)
-		default:
-			if v, ok := e.Get(p.ref); ok {
-				dst = appendText(dst, v)
-			}
-		}
-	}
-	return dst
-}
-
-// appendText appends v as event.Format writes it, without allocating
-// for the common types.
-func appendText(dst []byte, v any) []byte {
-	switch x := v.(type) {
-	case string:
-		return append(dst, x...)
-	case float64:
-		// JSON numbers are floats; most that become labels are whole
-		// (status codes), and formatting those as integers is faster.
-		if x == math.Trunc(x) && math.Abs(x) < 1e15 && (x != 0 || !math.Signbit(x)) {
-			return strconv.AppendInt(dst, int64(x), 10)
-		}
-		return strconv.AppendFloat(dst, x, 'f', -1, 64)
-	case int64:
-		return strconv.AppendInt(dst, x, 10)
-	case int:
-		return strconv.AppendInt(dst, int64(x), 10)
-	case bool:
-		return strconv.AppendBool(dst, x)
-	case time.Time:
-		return x.AppendFormat(dst, time.RFC3339Nano)
-	case nil:
-		return dst
-	}
-	return append(dst, event.Format(v)...)
 }
 
 // number returns a field value as a float: numbers, and strings that

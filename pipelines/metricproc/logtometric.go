@@ -3,6 +3,7 @@ package metricproc
 import (
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/pipelines/template"
 	"math"
 	"slices"
 	"strings"
@@ -160,8 +161,8 @@ func (m *MetricConfig) validate(p string) []error {
 		case name == "le" && m.Type == typeHistogram:
 			bad("labels."+name, "le is the bucket label of a histogram")
 		}
-		if _, err := parseTemplate(m.Labels[name]); err != nil {
-			bad("labels."+name, "%q: %v", m.Labels[name], err)
+		if _, err := template.Parse(m.Labels[name]); err != nil {
+			bad("labels."+name, "%v", err)
 		}
 	}
 	if len(m.Buckets) > 0 && m.Type != typeHistogram {

@@ -3,6 +3,7 @@ package metricproc
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/sluicehq/sluice/pipelines/template"
 	"math"
 	"slices"
 	"sort"
@@ -54,7 +55,7 @@ type metricDef struct {
 	field string
 	// labelNames are sorted; templates[i] gives labelNames[i]'s value.
 	labelNames []string
-	templates  []*template
+	templates  []template.Template
 	buckets    []float64
 	// le are the buckets' bounds as label values, then "+Inf".
 	le                             []string
@@ -126,7 +127,7 @@ func newMetricDef(i int, mc MetricConfig, set component.Settings) (*metricDef, e
 		m.cond = c
 	}
 	for _, name := range sortedKeys(mc.Labels) {
-		t, err := parseTemplate(mc.Labels[name])
+		t, err := template.Parse(mc.Labels[name])
 		if err != nil {
 			return nil, fmt.Errorf("label %s: %w", name, err)
 		}
@@ -238,7 +239,7 @@ func (p *LogToMetric) lookupLocked(m *metricDef, e *event.Event) *seriesState {
 	ends := p.ends[:0]
 	for _, t := range m.templates {
 		start := len(key)
-		key = t.appendTo(key, e)
+		key = t.AppendTo(key, e)
 		ends = append(ends, len(key))
 		key = binary.LittleEndian.AppendUint32(key, uint32(len(key)-start))
 	}

@@ -2,7 +2,6 @@ package metricproc
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -317,7 +316,7 @@ func TestLogToMetricConfig(t *testing.T) {
 			`c.yaml:12:89: collector.pipelines.m.processors[0].log_to_metric.metrics[2].labels.le: le is the bucket label of a histogram` + "\n" +
 			`c.yaml:12:97: collector.pipelines.m.processors[0].log_to_metric.metrics[2].labels.__x: label names starting with __ are reserved` + "\n" +
 			`c.yaml:12:107: collector.pipelines.m.processors[0].log_to_metric.metrics[2].labels.a-b: "a-b" is not a label name: want [a-zA-Z_][a-zA-Z0-9_]*` + "\n" +
-			`c.yaml:12:114: collector.pipelines.m.processors[0].log_to_metric.metrics[2].labels.ok: "{{ open": "{{" is not closed by "}}"` + "\n" +
+			`c.yaml:12:114: collector.pipelines.m.processors[0].log_to_metric.metrics[2].labels.ok: "{{ open" has a {{ with no }} after it` + "\n" +
 			`c.yaml:13:24: collector.pipelines.m.processors[0].log_to_metric.metrics[3].name: "h" is already the name of metrics[2]` + "\n" +
 			`c.yaml:13:53: collector.pipelines.m.processors[0].log_to_metric.metrics[3].condition: "status ==" does not compile: unexpected token EOF (at column 9)`,
 	}, {
@@ -334,23 +333,6 @@ func TestLogToMetricConfig(t *testing.T) {
 				t.Errorf("errors:\n got %s\nwant %s", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestAppendText(t *testing.T) {
-	tests := []struct {
-		v    any
-		want string
-	}{
-		{200.0, "200"}, {-3.0, "-3"}, {0.0, "0"}, {math.Copysign(0, -1), "-0"}, {0.25, "0.25"},
-		{1e21, "1000000000000000000000"}, {int64(-7), "-7"}, {7, "7"}, {true, "true"}, {"s", "s"},
-		{nil, ""}, {[]any{1.0, "a"}, `[1,"a"]`}, {t0, "2026-01-02T03:04:05Z"},
-	}
-	for _, tt := range tests {
-		got := string(appendText(nil, tt.v))
-		if got != tt.want || (tt.v != nil && got != event.Format(tt.v)) {
-			t.Errorf("appendText(%#v) = %q, want %q (event.Format: %q)", tt.v, got, tt.want, event.Format(tt.v))
-		}
 	}
 }
 
@@ -397,37 +379,5 @@ metrics: [{name: lines_total, type: counter, labels: {host: "{{ meta.host }}", l
 		checkLines(t, emitted(t, out, 1), []string{
 			fmt.Sprintf(`{__name__="lines_total", cluster="eu-1", host="web1"} %d @%d`, round, clock.t.UnixMilli()),
 		})
-	}
-}
-
-func TestParseTemplate(t *testing.T) {
-	ev := logEvent(map[string]any{"a": map[string]any{"b": 2.5}, "s": "x"}, map[string]string{"host": "h1"})
-	tests := []struct {
-		tmpl, want, err string
-	}{
-		{tmpl: "", want: ""},
-		{tmpl: "plain }} text", want: "plain }} text"},
-		{tmpl: "{{ s }}", want: "x"},
-		{tmpl: "{{a.b}}-{{ meta.host }}-{{ missing }}-{{ meta.none }}.", want: "2.5-h1--."},
-		{tmpl: "{{ s", err: `"{{" is not closed by "}}"`},
-		{tmpl: "{{  }}", err: "{{  }} is not a reference: want {{ field.path }} or {{ meta.key }}"},
-		{tmpl: "{{ a b }}", err: "{{ a b }} is not a reference: want {{ field.path }} or {{ meta.key }}"},
-		{tmpl: "{{ meta. }}", err: "{{ meta. }} names no meta key: want e.g. {{ meta.host }}"},
-	}
-	for _, tt := range tests {
-		tp, err := parseTemplate(tt.tmpl)
-		if tt.err != "" {
-			if err == nil || err.Error() != tt.err {
-				t.Errorf("parseTemplate(%q): error %v, want %q", tt.tmpl, err, tt.err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("parseTemplate(%q): %v", tt.tmpl, err)
-			continue
-		}
-		if got := string(tp.appendTo(nil, ev)); got != tt.want {
-			t.Errorf("%q expanded to %q, want %q", tt.tmpl, got, tt.want)
-		}
 	}
 }

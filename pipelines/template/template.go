@@ -6,7 +6,10 @@ package template
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice/pipelines/event"
 )
@@ -89,14 +92,8 @@ func (t Template) AppendTo(dst []byte, e *event.Event) []byte {
 		case p.meta:
 			dst = append(dst, e.Meta[p.ref]...)
 		default:
-			v, ok := e.Get(p.ref)
-			if !ok {
-				continue
-			}
-			if s, isString := v.(string); isString {
-				dst = append(dst, s...)
-			} else {
-				dst = append(dst, event.Format(v)...)
+			if v, ok := e.Get(p.ref); ok {
+				dst = AppendText(dst, v)
 			}
 		}
 	}
@@ -116,3 +113,30 @@ func (t Template) Literal() (string, bool) {
 
 // Empty reports whether the template is "".
 func (t Template) Empty() bool { return len(t.parts) == 0 }
+
+// AppendText appends v as event.Format writes it, without allocating
+// for the common types.
+func AppendText(dst []byte, v any) []byte {
+	switch x := v.(type) {
+	case string:
+		return append(dst, x...)
+	case float64:
+		// JSON numbers are floats; most that end up in templates are
+		// whole (status codes), and formatting those as integers is faster.
+		if x == math.Trunc(x) && math.Abs(x) < 1e15 && (x != 0 || !math.Signbit(x)) {
+			return strconv.AppendInt(dst, int64(x), 10)
+		}
+		return strconv.AppendFloat(dst, x, 'f', -1, 64)
+	case int64:
+		return strconv.AppendInt(dst, x, 10)
+	case int:
+		return strconv.AppendInt(dst, int64(x), 10)
+	case bool:
+		return strconv.AppendBool(dst, x)
+	case time.Time:
+		return x.AppendFormat(dst, time.RFC3339Nano)
+	case nil:
+		return dst
+	}
+	return append(dst, event.Format(v)...)
+}

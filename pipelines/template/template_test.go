@@ -1,6 +1,7 @@
 package template
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -76,4 +77,22 @@ func FuzzParseTemplate(f *testing.F) {
 			t.Errorf("literal %q expands to %q", s, out)
 		}
 	})
+}
+
+func TestAppendText(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		v    any
+		want string
+	}{
+		{200.0, "200"}, {-3.0, "-3"}, {0.0, "0"}, {math.Copysign(0, -1), "-0"}, {0.25, "0.25"},
+		{1e21, "1000000000000000000000"}, {int64(-7), "-7"}, {7, "7"}, {true, "true"}, {"s", "s"},
+		{nil, ""}, {[]any{1.0, "a"}, `[1,"a"]`}, {t0, "2026-01-02T03:04:05Z"},
+	}
+	for _, tt := range tests {
+		got := string(AppendText(nil, tt.v))
+		if got != tt.want || (tt.v != nil && got != event.Format(tt.v)) {
+			t.Errorf("AppendText(%#v) = %q, want %q (event.Format: %q)", tt.v, got, tt.want, event.Format(tt.v))
+		}
+	}
 }

@@ -60,26 +60,35 @@ func Parse(s string) (Template, error) {
 }
 
 func parseRef(ref string) (part, error) {
+	name, meta, err := ParseRef(ref)
+	return part{ref: name, meta: meta}, err
+}
+
+// ParseRef parses what stands between {{ and }}, spaces trimmed: a field
+// path, or meta.key (meta is then true and name the key). Templates of
+// other shapes (the file sink's paths, with strftime conversions) use it
+// for their references.
+func ParseRef(ref string) (name string, meta bool, err error) {
 	switch {
 	case ref == "":
-		return part{}, fmt.Errorf("empty {{ }}: want {{ field.path }} or {{ meta.key }}")
+		return "", false, fmt.Errorf("empty {{ }}: want {{ field.path }} or {{ meta.key }}")
 	case strings.Contains(ref, "{{"):
-		return part{}, fmt.Errorf("{{ inside {{ }}")
+		return "", false, fmt.Errorf("{{ inside {{ }}")
 	case strings.ContainsAny(ref, " \t\n|()"):
-		return part{}, fmt.Errorf("{{ %s }} is not a field path or meta.key (no spaces, pipes or functions)", ref)
+		return "", false, fmt.Errorf("{{ %s }} is not a field path or meta.key (no spaces, pipes or functions)", ref)
 	}
 	if key, ok := strings.CutPrefix(ref, "meta."); ok {
 		if key == "" {
-			return part{}, fmt.Errorf("{{ meta. }} names no meta key")
+			return "", false, fmt.Errorf("{{ meta. }} names no meta key")
 		}
-		return part{ref: key, meta: true}, nil
+		return key, true, nil
 	}
 	for seg := range strings.SplitSeq(ref, ".") {
 		if seg == "" {
-			return part{}, fmt.Errorf("field path %q has an empty segment", ref)
+			return "", false, fmt.Errorf("field path %q has an empty segment", ref)
 		}
 	}
-	return part{ref: ref}, nil
+	return ref, false, nil
 }
 
 // AppendTo appends what t expands to for e: absent fields and meta keys

@@ -2,6 +2,7 @@ package file
 
 import (
 	"fmt"
+	"github.com/sluicehq/sluice/pipelines/template"
 	"strconv"
 	"strings"
 	"time"
@@ -119,26 +120,11 @@ func parseTemplate(s string) (*pathTemplate, error) {
 }
 
 func parseRef(ref string) (part, error) {
-	switch {
-	case ref == "":
-		return part{}, fmt.Errorf("empty {{ }}: want {{ field.path }} or {{ meta.key }}")
-	case strings.Contains(ref, "{{"):
-		return part{}, fmt.Errorf("{{ inside {{ }}")
-	case strings.ContainsAny(ref, " \t\n|()"):
-		return part{}, fmt.Errorf("{{ %s }} is not a field path or meta.key (no spaces, pipes or functions)", ref)
+	name, meta, err := template.ParseRef(ref)
+	if meta {
+		return part{kind: partMeta, text: name}, err
 	}
-	if key, ok := strings.CutPrefix(ref, "meta."); ok {
-		if key == "" {
-			return part{}, fmt.Errorf("{{ meta. }} names no meta key")
-		}
-		return part{kind: partMeta, text: key}, nil
-	}
-	for seg := range strings.SplitSeq(ref, ".") {
-		if seg == "" {
-			return part{}, fmt.Errorf("field path %q has an empty segment", ref)
-		}
-	}
-	return part{kind: partField, text: ref}, nil
+	return part{kind: partField, text: name}, err
 }
 
 // clock is the fields of a time the conversions print.

@@ -2,6 +2,7 @@ package event
 
 import (
 	"math"
+	"strconv"
 	"testing"
 	"time"
 
@@ -117,6 +118,16 @@ func TestAppendTimeMatchesRFC3339Nano(t *testing.T) {
 	} {
 		if got, want := string(appendTime(nil, tt)), tt.UTC().Format(time.RFC3339Nano); got != want {
 			t.Errorf("appendTime(%v) = %s, want %s", tt, got, want)
+		}
+	}
+}
+
+// TestAppendFloatMatchesStrconv: the integer fast path writes what
+// strconv's shortest 'g' form writes.
+func TestAppendFloatMatchesStrconv(t *testing.T) {
+	for _, f := range []float64{0, math.Copysign(0, -1), 1, -1, 42, 999999, -999999, 1e6, -1e6, 123456.5, 0.5, 1e21, 1e-7} {
+		if got, want := string(appendFloat(nil, f)), strconv.FormatFloat(f, 'g', -1, 64); got != want {
+			t.Errorf("appendFloat(%v) = %s, want %s", f, got, want)
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/sluicehq/sluice/agent/source"
 	"github.com/sluicehq/sluice/agent/spool"
 	"github.com/sluicehq/sluice/broker/client"
+	"github.com/sluicehq/sluice/internal/debughttp"
 	"github.com/sluicehq/sluice/pipelines/config"
 )
 
@@ -286,6 +287,7 @@ func serveHTTP(addr string, set *metrics.Set, lg *slog.Logger) (string, func(), 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) { set.WritePrometheus(w) })
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	debughttp.Register(mux)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {

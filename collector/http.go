@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/debughttp"
 )
 
 // httpServer serves /metrics, /healthz and POST /-/reload.
@@ -27,6 +29,7 @@ func (c *Collector) serveHTTP(addr string) (*httpServer, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) { c.set.WritePrometheus(w) })
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	debughttp.Register(mux)
 	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
 		if err := c.ReloadFile(r.Context()); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)

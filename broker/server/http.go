@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/sluicehq/sluice/broker/protocol"
+	"github.com/sluicehq/sluice/internal/debughttp"
 )
 
 // maxAPIBody bounds the JSON body of an API request.
@@ -20,6 +21,7 @@ func (s *Server) httpHandler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "ok\n")
 	})
+	debughttp.Register(mux)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		switch s.state.Load() {
 		case stateServing:

@@ -1,0 +1,22 @@
+// Package debughttp adds Go's profiling endpoints to a component's HTTP
+// mux, as vmagent and the OpenTelemetry Collector offer them: an
+// operator chasing memory or CPU on a live agent needs
+// `go tool pprof http://host:port/debug/pprof/heap`, not a rebuild.
+//
+// They are served on the same listener as /metrics, which is meant for
+// an operator's network, not the internet.
+package debughttp
+
+import (
+	"net/http"
+	"net/http/pprof"
+)
+
+// Register adds /debug/pprof/ and its profiles to mux.
+func Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+}

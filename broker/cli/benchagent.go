@@ -27,6 +27,9 @@ type agentBenchOpts struct {
 	json                  bool
 	scrape                bool
 	sc                    scrapeBenchOpts
+	// agentHTTP is the agent's http_listen: "off", or an address to
+	// profile the agent at (/debug/pprof) while it is measured.
+	agentHTTP string
 }
 
 // AgentBenchResult is what `sluice bench agent --json` prints.
@@ -94,6 +97,7 @@ for --duration.`,
 	f.IntVar(&o.sc.series, "series", 1000, "with --scrape: series per target")
 	f.DurationVar(&o.sc.interval, "interval", time.Second, "with --scrape: scrape interval")
 	f.DurationVar(&o.sc.warmup, "warmup", 10*time.Second, "with --scrape: scraping before the measurement starts")
+	f.StringVar(&o.agentHTTP, "agent-http", "off", "the agent's http_listen, to profile it while it is measured (go tool pprof http://ADDR/debug/pprof/heap)")
 	return cmd
 }
 
@@ -121,7 +125,7 @@ func runAgentBench(ctx context.Context, o *agentBenchOpts, log io.Writer) (*Agen
 			return nil, err
 		}
 	}
-	agent, err := startChildAgent(dir, broker.addr, logDir)
+	agent, err := startChildAgent(dir, broker.addr, logDir, o.agentHTTP)
 	if err != nil {
 		return nil, err
 	}
@@ -224,9 +228,9 @@ func waitStored(ctx context.Context, c *client.Client, want int64, within time.D
 }
 
 // startChildAgent runs `sluice agent` tailing logDir/*.log into topic bench.
-func startChildAgent(dir, broker, logDir string) (*childBroker, error) {
-	yaml := fmt.Sprintf("agent:\n  broker: %s\n  http_listen: \"off\"\n  spool: {dir: %s}\n  sources:\n    bench: {type: file, include: [\"%s/*.log\"], start_at: beginning, topic: bench}\n",
-		broker, filepath.Join(dir, "spool"), logDir)
+func startChildAgent(dir, broker, logDir, httpListen string) (*childBroker, error) {
+	yaml := fmt.Sprintf("agent:\n  broker: %s\n  http_listen: %q\n  spool: {dir: %s}\n  sources:\n    bench: {type: file, include: [\"%s/*.log\"], start_at: beginning, topic: bench}\n",
+		broker, httpListen, filepath.Join(dir, "spool"), logDir)
 	return startAgentChild(dir, yaml)
 }
 

@@ -26,6 +26,7 @@ type scrapeBenchOpts struct {
 	targets, series  int
 	interval, warmup time.Duration
 	duration         time.Duration
+	agentHTTP        string // the agent's http_listen
 }
 
 // ScrapeBenchResult is what `sluice bench agent --scrape --json` prints.
@@ -74,7 +75,7 @@ func runScrapeBench(ctx context.Context, o *scrapeBenchOpts, log io.Writer) (*Sc
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	agent, err := startScrapeAgent(dir, broker.addr, exporters.addrs, o.interval)
+	agent, err := startScrapeAgent(dir, broker.addr, exporters.addrs, o.interval, o.agentHTTP)
 	if err != nil {
 		return nil, err
 	}
@@ -261,16 +262,17 @@ func (p *exporterPage) render() []byte {
 }
 
 // startScrapeAgent runs `sluice agent` scraping targets into topic bench-scrape.
-func startScrapeAgent(dir, broker string, targets []string, interval time.Duration) (*childBroker, error) {
-	yaml := fmt.Sprintf("agent:\n  broker: %s\n  http_listen: \"off\"\n  spool: {dir: %s}\n  sources:\n"+
+func startScrapeAgent(dir, broker string, targets []string, interval time.Duration, httpListen string) (*childBroker, error) {
+	yaml := fmt.Sprintf("agent:\n  broker: %s\n  http_listen: %q\n  spool: {dir: %s}\n  sources:\n"+
 		"    bench: {type: prometheus_scrape, job: bench, targets: [\"%s\"], interval: %s, timeout: %s, topic: bench-scrape}\n",
-		broker, filepath.Join(dir, "spool"), strings.Join(targets, `", "`), interval, interval)
+		broker, httpListen, filepath.Join(dir, "spool"), strings.Join(targets, `", "`), interval, interval)
 	return startAgentChild(dir, yaml)
 }
 
 func runScrapeBenchCmd(cmd *cobra.Command, o *agentBenchOpts) error {
 	sc := o.sc
 	sc.duration = o.duration
+	sc.agentHTTP = o.agentHTTP
 	if sc.targets < 1 || sc.series < 10 || sc.interval <= 0 || sc.warmup < 0 || sc.duration <= 0 {
 		return errors.New("bench agent --scrape: --targets ≥ 1, --series ≥ 10, --interval > 0, --warmup ≥ 0 and --duration > 0 please")
 	}

@@ -17,7 +17,13 @@ type Message struct {
 	// Tags is one string, as in RocketMQ; consumers filter on it.
 	Tags       string
 	Properties map[string]string
-	Body       []byte
+	// Extra is one more property, apart from Properties so that many
+	// messages can share one Properties map while this differs per
+	// message (a tailed line's offset). Sent as one of the properties,
+	// in place of one of its name; received messages have it in
+	// Properties.
+	Extra Property
+	Body  []byte
 	// BornAt is when the message was made; zero means when it was sent.
 	BornAt time.Time
 	// DeliverAt asks for delayed delivery: the message is stored with this
@@ -39,8 +45,11 @@ func (m *Message) size() int {
 	for k, v := range m.Properties {
 		n += 2 + len(k) + len(v)
 	}
-	return n
+	return n + len(m.Extra.Name) + len(m.Extra.Value)
 }
+
+// Property is a property name and value; see Message.Extra.
+type Property = protocol.Property
 
 // msToTime converts Unix milliseconds, keeping 0 as the zero time.
 func msToTime(ms int64) time.Time {

@@ -19,10 +19,20 @@ type Message struct {
 	Key        string
 	Tags       string
 	Properties map[string]string
-	Body       []byte
+	// Extra is one more property, given apart from Properties so that
+	// Properties can be one map shared by many messages while Extra
+	// differs per message (a tailed line's offset): a map per message
+	// would be most of what the agent allocates per line. It is encoded
+	// as one of the properties, replacing one of the same name in
+	// Properties; its Name is "" when there is none.
+	Extra Property
+	Body  []byte
 	// BornMs is when the message was made (Unix ms); 0 means now.
 	BornMs int64
 }
+
+// Property is a name and value; see Message.Extra.
+type Property struct{ Name, Value string }
 
 // BatchBuilder encodes messages into a batch payload. The zero value is
 // ready after Reset. It is reused from batch to batch so that adding a
@@ -65,29 +75,55 @@ func (b *BatchBuilder) Add(m *Message, bornMs int64) {
 	if m.Tags != "" {
 		b.bloom |= record.TagBit(m.Tags)
 	}
+	nprops, propsLen := m.props()
 	n := uvarintLen(0) + varintLen(bornMs-b.firstBorn) + strLen(m.Key) + strLen(m.Tags) +
-		uvarintLen(uint64(len(m.Properties))) + uvarintLen(uint64(len(m.Body))) + len(m.Body)
-	hasProps := len(m.Properties) > 0 // ranging over even a nil map costs
-	if hasProps {
-		for k, v := range m.Properties {
-			n += strLen(k) + strLen(v)
-		}
-	}
+		uvarintLen(uint64(nprops)) + propsLen + uvarintLen(uint64(len(m.Body))) + len(m.Body)
 	b.raw = binary.AppendUvarint(b.raw, uint64(n))
 	b.raw = binary.AppendUvarint(b.raw, 0) // flags: none defined yet
 	b.raw = binary.AppendVarint(b.raw, bornMs-b.firstBorn)
 	b.raw = appendStr(b.raw, m.Key)
 	b.raw = appendStr(b.raw, m.Tags)
-	b.raw = binary.AppendUvarint(b.raw, uint64(len(m.Properties)))
-	if hasProps {
-		for k, v := range m.Properties {
-			b.raw = appendStr(b.raw, k)
-			b.raw = appendStr(b.raw, v)
-		}
-	}
+	b.raw = binary.AppendUvarint(b.raw, uint64(nprops))
+	b.raw = m.appendProps(b.raw)
 	b.raw = binary.AppendUvarint(b.raw, uint64(len(m.Body)))
 	b.raw = append(b.raw, m.Body...)
 	b.count++
+}
+
+// props returns how many properties m has, Extra included, and the
+// size of their encoding.
+func (m *Message) props() (count, size int) {
+	if len(m.Properties) > 0 { // ranging over even a nil map costs
+		for k, v := range m.Properties {
+			if k != m.Extra.Name || m.Extra.Name == "" {
+				count++
+				size += strLen(k) + strLen(v)
+			}
+		}
+	}
+	if m.Extra.Name != "" {
+		count++
+		size += strLen(m.Extra.Name) + strLen(m.Extra.Value)
+	}
+	return count, size
+}
+
+// appendProps appends m's properties, Extra last in place of a property
+// of its name.
+func (m *Message) appendProps(dst []byte) []byte {
+	if len(m.Properties) > 0 {
+		for k, v := range m.Properties {
+			if k != m.Extra.Name || m.Extra.Name == "" {
+				dst = appendStr(dst, k)
+				dst = appendStr(dst, v)
+			}
+		}
+	}
+	if m.Extra.Name != "" {
+		dst = appendStr(dst, m.Extra.Name)
+		dst = appendStr(dst, m.Extra.Value)
+	}
+	return dst
 }
 
 // Batch is a finished batch: the fields of a ProduceRequest but topic,

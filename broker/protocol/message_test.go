@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -22,6 +23,7 @@ func TestBatchRoundTrip(t *testing.T) {
 	for i := range random {
 		random[i] = byte(rnd.Uint32())
 	}
+	shared := map[string]string{"host": "h1", "file": "/var/log/a.log"}
 	var many []Message
 	for i := range 10000 {
 		many = append(many, Message{Key: fmt.Sprint("k", i%7), Tags: fmt.Sprint("tag", i%3), Body: fmt.Appendf(nil, "message number %d", i)})
@@ -35,6 +37,13 @@ func TestBatchRoundTrip(t *testing.T) {
 		{"properties", []Message{
 			{Body: []byte("a"), Properties: map[string]string{"trace": "abc", "": "empty key", "n": strings.Repeat("v", 300)}},
 			{Body: []byte("b")},
+		}},
+		{"extra property beside shared ones", []Message{
+			{Body: []byte("a"), Properties: shared, Extra: Property{"offset", "0"}},
+			{Body: []byte("b"), Properties: shared, Extra: Property{"offset", "2"}},
+			{Body: []byte("c"), Extra: Property{"offset", "4"}},                                                           // no map
+			{Body: []byte("d"), Properties: map[string]string{"offset": "old", "x": "y"}, Extra: Property{"offset", "6"}}, // replaces
+			{Body: []byte("e"), Properties: map[string]string{"": "empty key"}},                                           // no Extra: "" is a key
 		}},
 		{"born times negative and positive", []Message{
 			{BornMs: now, Body: []byte("1")},
@@ -149,6 +158,14 @@ func readAll(t *testing.T, raw []byte, firstBorn int64) []Message {
 
 // normalize makes empty fields nil so that messages compare.
 func normalize(m Message) Message {
+	if m.Extra.Name != "" { // a reader sees it among the properties
+		props := maps.Clone(m.Properties)
+		if props == nil {
+			props = map[string]string{}
+		}
+		props[m.Extra.Name] = m.Extra.Value
+		m.Properties, m.Extra = props, Property{}
+	}
 	if len(m.Body) == 0 {
 		m.Body = nil
 	}

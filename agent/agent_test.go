@@ -192,7 +192,8 @@ agent:
 		t.Fatalf("%d lines reached the broker, want 500", len(got))
 	}
 	for i, m := range got {
-		if want := fmt.Sprintf("hello %03d", i); string(m.Body) != want || m.Properties["file"] != logFile || m.Properties["team"] != "core" {
+		if want := fmt.Sprintf("hello %03d", i); string(m.Body) != want || m.Properties["file"] != logFile || m.Properties["team"] != "core" ||
+			m.Properties["offset"] != fmt.Sprint(i*len("hello 000\n")) {
 			t.Fatalf("message %d: %q %v, want %q", i, m.Body, m.Properties, want)
 		}
 	}

@@ -112,7 +112,12 @@ func (w *Writer) SendAsync(msg client.Message, cb func(client.Result, error)) {
 		km.Time = msg.BornAt
 	}
 	for k, v := range msg.Properties {
-		km.Headers = append(km.Headers, kafka.Header{Key: k, Value: []byte(v)})
+		if k != msg.Extra.Name || k == "" {
+			km.Headers = append(km.Headers, kafka.Header{Key: k, Value: []byte(v)})
+		}
+	}
+	if msg.Extra.Name != "" {
+		km.Headers = append(km.Headers, kafka.Header{Key: msg.Extra.Name, Value: []byte(msg.Extra.Value)})
 	}
 	w.mu.Lock()
 	if w.closed {

@@ -44,7 +44,7 @@ func TestWriteAndReadBack(t *testing.T) {
 	acked := 0
 	for i := range n {
 		w.SendAsync(client.Message{Topic: "logs", Key: fmt.Sprintf("file-%d", i%3), Body: fmt.Appendf(nil, "line %d", i),
-			Properties: map[string]string{"host": "h1"}}, func(_ client.Result, err error) {
+			Properties: map[string]string{"host": "h1"}, Extra: client.Property{Name: "offset", Value: fmt.Sprint(i)}}, func(_ client.Result, err error) {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -91,7 +91,8 @@ func TestWriteAndReadBack(t *testing.T) {
 				t.Fatalf("key %s: line %d after %d", k, i, last)
 			}
 			lastByKey[k] = i
-			if len(m.Headers) != 1 || m.Headers[0].Key != "host" || string(m.Headers[0].Value) != "h1" {
+			if len(m.Headers) != 2 || m.Headers[0].Key != "host" || string(m.Headers[0].Value) != "h1" ||
+				m.Headers[1].Key != "offset" || string(m.Headers[1].Value) != fmt.Sprint(i) {
 				t.Fatalf("headers %v", m.Headers)
 			}
 		}

@@ -38,13 +38,33 @@ func encodeBatch(dst []byte, recs []source.Record) []byte {
 			ms = r.Time.UnixMilli()
 		}
 		dst = binary.AppendVarint(dst, ms)
-		dst = binary.AppendUvarint(dst, uint64(len(r.Properties)))
-		for k, v := range r.Properties {
+		dst = appendProps(dst, r)
+		dst = binary.AppendUvarint(dst, uint64(len(r.Body)))
+		dst = append(dst, r.Body...)
+	}
+	return dst
+}
+
+// appendProps appends r's properties with Extra among them, in place of
+// one of its name: a record read back from the spool has it in its map.
+func appendProps(dst []byte, r *source.Record) []byte {
+	extra := r.Extra.Name
+	n := len(r.Properties)
+	if extra != "" {
+		if _, ok := r.Properties[extra]; !ok {
+			n++
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(n))
+	for k, v := range r.Properties {
+		if k != extra || extra == "" {
 			dst = appendStr(dst, k)
 			dst = appendStr(dst, v)
 		}
-		dst = binary.AppendUvarint(dst, uint64(len(r.Body)))
-		dst = append(dst, r.Body...)
+	}
+	if extra != "" {
+		dst = appendStr(dst, extra)
+		dst = appendStr(dst, r.Extra.Value)
 	}
 	return dst
 }

@@ -12,17 +12,28 @@ import (
 )
 
 func TestBatchRoundTrip(t *testing.T) {
+	shared := map[string]string{"host": "h"}
 	recs := []source.Record{
 		{Topic: "logs", Key: "h/f", Body: []byte("a line"), Properties: map[string]string{"host": "h", "file": "/var/log/x"},
 			Time: time.UnixMilli(1764300000123)},
 		{Topic: "metrics", Body: bytes.Repeat([]byte{0, 1, 2}, 1000)},
 		{Topic: "t", Body: []byte{}},
+		// Extra is read back among the properties, replacing one of its name.
+		{Topic: "logs", Body: []byte("x"), Properties: shared, Extra: source.Property{Name: "offset", Value: "7"}},
+		{Topic: "logs", Body: []byte("y"), Properties: map[string]string{"offset": "old"}, Extra: source.Property{Name: "offset", Value: "9"}},
+		{Topic: "logs", Body: []byte("z"), Extra: source.Property{Name: "offset", Value: "11"}},
 	}
 	got, err := decodeBatch(encodeBatch(nil, recs))
 	if err != nil {
 		t.Fatal(err)
 	}
 	recs[2].Body = []byte{}
+	recs[3].Properties, recs[3].Extra = map[string]string{"host": "h", "offset": "7"}, source.Property{}
+	recs[4].Properties, recs[4].Extra = map[string]string{"offset": "9"}, source.Property{}
+	recs[5].Properties, recs[5].Extra = map[string]string{"offset": "11"}, source.Property{}
+	if shared["offset"] != "" {
+		t.Fatal("encoding modified a shared map")
+	}
 	if !reflect.DeepEqual(got, recs) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", got, recs)
 	}

@@ -3,6 +3,8 @@ package source
 import (
 	"context"
 	"time"
+
+	"github.com/sluicehq/sluice/broker/protocol"
 )
 
 // ContentTypeWriteRequest is the content-type property of metric records.
@@ -22,11 +24,28 @@ const (
 type Record struct {
 	Topic string
 	// Key orders records: the same key goes to the same queue, in order.
-	Key        string
-	Body       []byte
+	Key  string
+	Body []byte
+	// Properties may be one map shared by many records (a file's host,
+	// file and source): nobody modifies it once it is emitted.
 	Properties map[string]string
+	// Extra is one more property of this record alone (a tailed line's
+	// offset), so that the record needs no map of its own. It travels
+	// as one of the properties, in place of one of its name.
+	Extra Property
 	// Time is when the event happened or was read.
 	Time time.Time
+}
+
+// Property is a property name and value.
+type Property = protocol.Property
+
+// Prop returns the property name of r, Extra included.
+func (r *Record) Prop(name string) string {
+	if name == r.Extra.Name && name != "" {
+		return r.Extra.Value
+	}
+	return r.Properties[name]
 }
 
 // Emitter takes batches of records from a source.

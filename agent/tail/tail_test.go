@@ -158,7 +158,7 @@ func TestRecordProperties(t *testing.T) {
 	r := col.recs[1]
 	col.mu.Unlock()
 	if r.Topic != "logs" || r.Key != "h1/"+log || r.Properties["host"] != "h1" || r.Properties["file"] != log ||
-		r.Properties["offset"] != "11" || r.Properties["source"] != "app" || r.Properties["env"] != "prod" {
+		r.Prop("offset") != "11" || r.Properties["source"] != "app" || r.Properties["env"] != "prod" {
 		t.Fatalf("record %+v", r)
 	}
 }

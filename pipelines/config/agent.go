@@ -18,6 +18,22 @@ type Agent struct {
 	Kafka      *KafkaOutput      `yaml:"kafka"`
 	Spool      AgentSpool        `yaml:"spool"`
 	Sources    map[string]Source `yaml:"sources"`
+	// MemoryTarget is the memory `sluice agent` prefers to stay under:
+	// the Go GC works harder to keep it there while the live data leaves
+	// room (see internal/memlimit). Unset: DefaultMemoryTarget; 0: off,
+	// the GC runs at GOGC alone. GOMEMLIMIT, when set, overrides it.
+	MemoryTarget *Size `yaml:"memory_target"`
+}
+
+// DefaultMemoryTarget is the agent's memory target when none is set.
+const DefaultMemoryTarget = 24 << 20
+
+// MemoryTargetBytes is MemoryTarget with its default applied.
+func (a *Agent) MemoryTargetBytes() int64 {
+	if a.MemoryTarget == nil {
+		return DefaultMemoryTarget
+	}
+	return int64(*a.MemoryTarget)
 }
 
 // KafkaOutput is where `output: kafka` sends.

@@ -86,6 +86,22 @@ agent:
 	}
 }
 
+func TestMemoryTarget(t *testing.T) {
+	for src, want := range map[string]int64{
+		"agent: {}\n":                     DefaultMemoryTarget,
+		"agent: {memory_target: 0}\n":     0,
+		"agent: {memory_target: 48MiB}\n": 48 << 20,
+	} {
+		f, err := Parse("m.yaml", []byte(src))
+		if err != nil {
+			t.Fatalf("%q: %v", src, err)
+		}
+		if got := f.Agent.MemoryTargetBytes(); got != want {
+			t.Errorf("%q: memory target %d, want %d", src, got, want)
+		}
+	}
+}
+
 func TestAgentErrors(t *testing.T) {
 	tests := []struct{ name, src, want string }{
 		{"unknown type", "agent:\n  sources:\n    x: {type: tail, topic: t}\n",
@@ -104,6 +120,8 @@ func TestAgentErrors(t *testing.T) {
 			`a.yaml:2:22: when_full: "maybe" is not block or drop_oldest`},
 		{"kafka without brokers", "agent:\n  output: kafka\n",
 			`a.yaml:2:11: output: kafka needs kafka.brokers`},
+		{"bad memory target", "agent:\n  memory_target: lots\n",
+			`a.yaml:2:18: agent.memory_target: invalid size "lots" (want e.g. 512, 64KiB, 64MiB, 50GiB)`},
 		{"bad topic", "agent:\n  sources:\n    x: {type: http, listen: 127.0.0.1:1, topic: \"a b\"}\n",
 			`a.yaml:3:49: source x: topic "a b": want 1-200 of A-Z a-z 0-9 . _ -`},
 	}

@@ -1,0 +1,94 @@
+// Package memlimit keeps a process's memory near a target by steering
+// the Go runtime's soft memory limit, for the agent, which runs on every
+// host and must stay small.
+//
+// At GOGC=100 the Go heap grows to twice its live data before a
+// collection; an agent whose in-flight batches are 12 MB thus holds
+// 24 MB of heap, plus what the scavenger has not yet returned. A fixed
+// GOMEMLIMIT would cap that, but a fixed limit is a trap: once the live
+// data nears it (more targets, a burst), the GC runs back to back. The
+// tuner sets the limit to the target only while that leaves the heap at
+// least half again its live data; above that it follows the live data
+// up, so the GC works at most as hard as at GOGC=50, never thrashes,
+// and the target is a preference, not a wall.
+package memlimit
+
+import (
+	"context"
+	"math"
+	"os"
+	"runtime/debug"
+	"runtime/metrics"
+	"time"
+)
+
+// Every is how often Run looks at the live heap.
+const Every = time.Second
+
+// samples are what limitFor needs, read together.
+var sampleNames = []string{
+	"/gc/heap/live:bytes",
+	"/memory/classes/total:bytes",
+	"/memory/classes/heap/objects:bytes",
+	"/memory/classes/heap/unused:bytes",
+	"/memory/classes/heap/free:bytes",
+	"/memory/classes/heap/released:bytes",
+}
+
+// usage is the memory the limit is about: live heap data, and what the
+// runtime holds besides the heap (stacks, GC metadata, buffers), which
+// counts against a memory limit too.
+type usage struct {
+	live, nonHeap uint64
+}
+
+func read(s []metrics.Sample) usage {
+	metrics.Read(s)
+	v := func(i int) uint64 {
+		if s[i].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return s[i].Value.Uint64()
+	}
+	heap := v(2) + v(3) + v(4) + v(5)
+	u := usage{live: v(0)}
+	if total := v(1); total > heap {
+		u.nonHeap = total - heap
+	}
+	return u
+}
+
+// limitFor is the soft limit for u: target, unless that would leave the
+// heap less than half again its live data.
+func limitFor(u usage, target int64) int64 {
+	floor := u.live + u.live/2 + u.nonHeap
+	if floor > math.MaxInt64/2 {
+		return math.MaxInt64
+	}
+	return max(target, int64(floor))
+}
+
+// Run steers the soft memory limit towards target until ctx ends, then
+// puts back the limit it found. It does nothing when target is not
+// positive, or when GOMEMLIMIT or GOGC=off says the operator steers.
+func Run(ctx context.Context, target int64) {
+	if target <= 0 || os.Getenv("GOMEMLIMIT") != "" || os.Getenv("GOGC") == "off" {
+		return
+	}
+	prev := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(prev)
+	s := make([]metrics.Sample, len(sampleNames))
+	for i, n := range sampleNames {
+		s[i].Name = n
+	}
+	t := time.NewTicker(Every)
+	defer t.Stop()
+	for {
+		debug.SetMemoryLimit(limitFor(read(s), target))
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

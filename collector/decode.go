@@ -29,13 +29,14 @@ func decodeBatch(msgs []client.Message, bad func(error)) []*event.Event {
 	all := string(buf)
 	slab := make([]event.Event, len(msgs))
 	events := make([]*event.Event, 0, len(msgs))
+	var box event.Boxer
 	off := 0
 	for i := range msgs {
 		m := &msgs[i]
 		body := all[off : off+len(m.Body)]
 		off += len(m.Body)
 		e := &slab[i]
-		if err := decodeInto(e, m, body); err != nil {
+		if err := decodeInto(e, m, body, &box); err != nil {
 			bad(err)
 			continue
 		}
@@ -47,8 +48,8 @@ func decodeBatch(msgs []client.Message, bad func(error)) []*event.Event {
 // decodeInto makes e from m: a metric event for a WriteRequest body, a
 // log event holding body (m.Body as a string) otherwise. Meta is the
 // message's properties (the map is taken over, not copied) plus topic
-// and key.
-func decodeInto(e *event.Event, m *client.Message, body string) error {
+// and key. The message is boxed by box.
+func decodeInto(e *event.Event, m *client.Message, body string, box *event.Boxer) error {
 	meta := m.Properties
 	if meta == nil {
 		meta = make(map[string]string, 2)
@@ -73,6 +74,6 @@ func decodeInto(e *event.Event, m *client.Message, body string) error {
 		*e = event.Event{Kind: event.KindMetric, Time: t, Meta: meta, Series: wr.Timeseries, Metadata: wr.Metadata}
 		return nil
 	}
-	*e = event.Event{Kind: event.KindLog, Time: t, Fields: map[string]any{event.FieldMessage: body}, Meta: meta}
+	*e = event.Event{Kind: event.KindLog, Time: t, Fields: map[string]any{event.FieldMessage: box.String(body)}, Meta: meta}
 	return nil
 }

@@ -1,7 +1,9 @@
 package event
 
 import (
+	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"testing"
 	"time"
@@ -129,5 +131,61 @@ func TestAppendFloatMatchesStrconv(t *testing.T) {
 		if got, want := string(appendFloat(nil, f)), strconv.FormatFloat(f, 'g', -1, 64); got != want {
 			t.Errorf("appendFloat(%v) = %s, want %s", f, got, want)
 		}
+	}
+}
+
+// safe8 agrees with jsonSafe byte by byte: every byte value at every
+// position among safe bytes, and random words, borrows included.
+func TestSafe8MatchesTheTable(t *testing.T) {
+	check := func(b []byte) {
+		want := true
+		for _, c := range b {
+			want = want && jsonSafe[c]
+		}
+		if got := safe8(string(b)); got != want {
+			t.Fatalf("safe8(%q) = %v, want %v", b, got, want)
+		}
+	}
+	for pos := range 8 {
+		for c := range 256 {
+			b := []byte("abcdefgh")
+			b[pos] = byte(c)
+			check(b)
+			b = []byte("        ") // 0x20: the smallest safe byte
+			b[pos] = byte(c)
+			check(b)
+		}
+	}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for range 200000 {
+		var b [8]byte
+		for i := range b {
+			b[i] = byte(rnd.Uint32())
+			if rnd.IntN(2) == 0 {
+				b[i] = byte(0x20 + rnd.IntN(0x60))
+			}
+		}
+		check(b[:])
+	}
+}
+
+// AppendString writes what encoding/json writes for valid UTF-8, but for
+// < > & and U+2028/9, which encoding/json escapes for HTML.
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", "plain ascii text of some length", "tab\there", `quote " and \ back`,
+		"ctl \x01\x1f end", "日本語のテキスト and more", "\x7f del", "exactly8", "exactly8exactly8\"", "é"} {
+		want, _ := json.Marshal(s)
+		if got := AppendString(nil, s); string(got) != string(want) {
+			t.Errorf("AppendString(%q) = %s, want %s", s, got, want)
+		}
+	}
+}
+
+func BenchmarkAppendString(b *testing.B) {
+	s := "request served GET /api/v1/items/42 from 10.1.2.3:51234 in 12.5 ms, 5123 bytes"
+	buf := make([]byte, 0, 256)
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		buf = AppendString(buf[:0], s)
 	}
 }

@@ -242,11 +242,31 @@ var jsonSafe = func() (t [256]bool) {
 	return t
 }()
 
+// safe8 reports whether the 8 bytes of s are all jsonSafe, testing them
+// together: most of a log line needs no escaping, and this skips it 8
+// bytes per step instead of 1. The tests are the classic SWAR ones:
+// (x - 0x01..) & ^x & 0x80.. marks a zero byte, with 0x20 instead of
+// 0x01 a byte below 0x20; a marked byte may mark the one above it by
+// borrow, which only matters when some byte is marked anyway.
+func safe8(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	_ = s[7] // one bounds check; the compiler makes the eight loads one
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	bad := (x - ones*0x20) | (quote - ones) & ^quote | (backslash - ones) & ^backslash
+	return (bad&^x|x)&highs == 0
+}
+
 // AppendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
 func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && safe8(s[i:i+8]) {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if jsonSafe[c] {
 			i++

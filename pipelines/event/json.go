@@ -254,7 +254,7 @@ func safe8(s string) bool {
 	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 	quote, backslash := x^(ones*'"'), x^(ones*'\\')
-	bad := (x - ones*0x20) | (quote - ones) & ^quote | (backslash - ones) & ^backslash
+	bad := (x - ones*0x20) | (quote-ones) & ^quote | (backslash-ones) & ^backslash
 	return (bad&^x|x)&highs == 0
 }
 

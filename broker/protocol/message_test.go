@@ -24,6 +24,7 @@ func TestBatchRoundTrip(t *testing.T) {
 		random[i] = byte(rnd.Uint32())
 	}
 	shared := map[string]string{"host": "h1", "file": "/var/log/a.log"}
+	sharedProps := NewProps(shared)
 	var many []Message
 	for i := range 10000 {
 		many = append(many, Message{Key: fmt.Sprint("k", i%7), Tags: fmt.Sprint("tag", i%3), Body: fmt.Appendf(nil, "message number %d", i)})
@@ -44,6 +45,14 @@ func TestBatchRoundTrip(t *testing.T) {
 			{Body: []byte("c"), Extra: Property{"offset", "4"}},                                                           // no map
 			{Body: []byte("d"), Properties: map[string]string{"offset": "old", "x": "y"}, Extra: Property{"offset", "6"}}, // replaces
 			{Body: []byte("e"), Properties: map[string]string{"": "empty key"}},                                           // no Extra: "" is a key
+		}},
+		{"shared properties", []Message{
+			{Body: []byte("a"), Shared: sharedProps},
+			{Body: []byte("b"), Shared: sharedProps, Extra: Property{"offset", "2"}},
+			{Body: []byte("c"), Shared: sharedProps, Extra: Property{"file", "/elsewhere"}},                                      // Extra wins
+			{Body: []byte("d"), Shared: sharedProps, Properties: map[string]string{"host": "h2", "x": "y"}},                      // Properties win
+			{Body: []byte("e"), Shared: sharedProps, Properties: map[string]string{"host": "h3"}, Extra: Property{"host", "h4"}}, // Extra wins over both
+			{Body: []byte("f"), Shared: NewProps(nil)},
 		}},
 		{"born times negative and positive", []Message{
 			{BornMs: now, Body: []byte("1")},
@@ -148,7 +157,13 @@ func readAll(t *testing.T, raw []byte, firstBorn int64) []Message {
 	it := NewMessageIter(raw, firstBorn)
 	var v MessageView
 	for it.Next(&v) {
-		out = append(out, normalize(v.Message()))
+		m := v.Message()
+		pairs := 0
+		v.Properties(func(_, _ []byte) { pairs++ })
+		if pairs != len(m.Properties) {
+			t.Fatalf("message %d has %d properties encoded for %d names", len(out), pairs, len(m.Properties))
+		}
+		out = append(out, normalize(m))
 	}
 	if it.Err() != nil {
 		t.Fatalf("after %d messages: %v", len(out), it.Err())
@@ -158,14 +173,9 @@ func readAll(t *testing.T, raw []byte, firstBorn int64) []Message {
 
 // normalize makes empty fields nil so that messages compare.
 func normalize(m Message) Message {
-	if m.Extra.Name != "" { // a reader sees it among the properties
-		props := maps.Clone(m.Properties)
-		if props == nil {
-			props = map[string]string{}
-		}
-		props[m.Extra.Name] = m.Extra.Value
-		m.Properties, m.Extra = props, Property{}
-	}
+	// A reader sees Shared and Extra among the properties.
+	m.Properties = MergeProps(m.Shared, maps.Clone(m.Properties), m.Extra)
+	m.Shared, m.Extra = nil, Property{}
 	if len(m.Body) == 0 {
 		m.Body = nil
 	}

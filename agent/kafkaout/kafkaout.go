@@ -15,6 +15,7 @@ import (
 	"github.com/segmentio/kafka-go/compress"
 
 	"github.com/sluicehq/sluice/broker/client"
+	"github.com/sluicehq/sluice/broker/protocol"
 )
 
 // Config configures a Writer.
@@ -111,13 +112,8 @@ func (w *Writer) SendAsync(msg client.Message, cb func(client.Result, error)) {
 	if !msg.BornAt.IsZero() {
 		km.Time = msg.BornAt
 	}
-	for k, v := range msg.Properties {
-		if k != msg.Extra.Name || k == "" {
-			km.Headers = append(km.Headers, kafka.Header{Key: k, Value: []byte(v)})
-		}
-	}
-	if msg.Extra.Name != "" {
-		km.Headers = append(km.Headers, kafka.Header{Key: msg.Extra.Name, Value: []byte(msg.Extra.Value)})
+	for k, v := range protocol.MergeProps(msg.Shared, msg.Properties, msg.Extra) {
+		km.Headers = append(km.Headers, kafka.Header{Key: k, Value: []byte(v)})
 	}
 	w.mu.Lock()
 	if w.closed {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/agent/source"
+	"github.com/sluicehq/sluice/broker/protocol"
 )
 
 // ErrBadBatch wraps every error decoding a spooled batch.
@@ -45,28 +46,12 @@ func encodeBatch(dst []byte, recs []source.Record) []byte {
 	return dst
 }
 
-// appendProps appends r's properties with Extra among them, in place of
-// one of its name: a record read back from the spool has it in its map.
+// appendProps appends r's properties, Shared and Extra among them, as
+// a broker batch encodes them: a record read back from the spool has
+// them all in its map.
 func appendProps(dst []byte, r *source.Record) []byte {
-	extra := r.Extra.Name
-	n := len(r.Properties)
-	if extra != "" {
-		if _, ok := r.Properties[extra]; !ok {
-			n++
-		}
-	}
-	dst = binary.AppendUvarint(dst, uint64(n))
-	for k, v := range r.Properties {
-		if k != extra || extra == "" {
-			dst = appendStr(dst, k)
-			dst = appendStr(dst, v)
-		}
-	}
-	if extra != "" {
-		dst = appendStr(dst, extra)
-		dst = appendStr(dst, r.Extra.Value)
-	}
-	return dst
+	m := protocol.Message{Properties: r.Properties, Shared: r.Shared, Extra: r.Extra}
+	return m.AppendProperties(dst)
 }
 
 func appendStr(dst []byte, s string) []byte {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/agent/source"
+	"github.com/sluicehq/sluice/broker/protocol"
 )
 
 func TestBatchRoundTrip(t *testing.T) {
@@ -22,6 +23,9 @@ func TestBatchRoundTrip(t *testing.T) {
 		{Topic: "logs", Body: []byte("x"), Properties: shared, Extra: source.Property{Name: "offset", Value: "7"}},
 		{Topic: "logs", Body: []byte("y"), Properties: map[string]string{"offset": "old"}, Extra: source.Property{Name: "offset", Value: "9"}},
 		{Topic: "logs", Body: []byte("z"), Extra: source.Property{Name: "offset", Value: "11"}},
+		// Shared too, under Properties and Extra.
+		{Topic: "logs", Body: []byte("s"), Shared: protocol.NewProps(map[string]string{"host": "h", "file": "f"}),
+			Properties: map[string]string{"file": "g"}, Extra: source.Property{Name: "offset", Value: "13"}},
 	}
 	got, err := decodeBatch(encodeBatch(nil, recs))
 	if err != nil {
@@ -31,6 +35,7 @@ func TestBatchRoundTrip(t *testing.T) {
 	recs[3].Properties, recs[3].Extra = map[string]string{"host": "h", "offset": "7"}, source.Property{}
 	recs[4].Properties, recs[4].Extra = map[string]string{"offset": "9"}, source.Property{}
 	recs[5].Properties, recs[5].Extra = map[string]string{"offset": "11"}, source.Property{}
+	recs[6].Properties, recs[6].Shared, recs[6].Extra = map[string]string{"host": "h", "file": "g", "offset": "13"}, nil, source.Property{}
 	if shared["offset"] != "" {
 		t.Fatal("encoding modified a shared map")
 	}

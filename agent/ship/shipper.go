@@ -211,7 +211,7 @@ func (s *Shipper) sendLocked(recs []source.Record, done func(error)) {
 		r := &recs[i]
 		size := int64(len(r.Body) + len(r.Key) + 64)
 		s.inflight.Add(size)
-		s.cfg.Sender.SendAsync(client.Message{Topic: r.Topic, Key: r.Key, Body: r.Body, Properties: r.Properties, Extra: r.Extra, BornAt: r.Time},
+		s.cfg.Sender.SendAsync(client.Message{Topic: r.Topic, Key: r.Key, Body: r.Body, Properties: r.Properties, Shared: r.Shared, Extra: r.Extra, BornAt: r.Time},
 			func(_ client.Result, err error) {
 				s.release(size)
 				if err != nil && !undelivered(err) {

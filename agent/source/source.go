@@ -29,6 +29,9 @@ type Record struct {
 	// Properties may be one map shared by many records (a file's host,
 	// file and source): nobody modifies it once it is emitted.
 	Properties map[string]string
+	// Shared are properties many records share, encoded once
+	// (protocol.NewProps); Properties and Extra win over them.
+	Shared *protocol.Props
 	// Extra is one more property of this record alone (a tailed line's
 	// offset), so that the record needs no map of its own. It travels
 	// as one of the properties, in place of one of its name.
@@ -40,12 +43,21 @@ type Record struct {
 // Property is a property name and value.
 type Property = protocol.Property
 
-// Prop returns the property name of r, Extra included.
+// Prop returns the property name of r, Shared and Extra included.
 func (r *Record) Prop(name string) string {
 	if name == r.Extra.Name && name != "" {
 		return r.Extra.Value
 	}
-	return r.Properties[name]
+	if v, ok := r.Properties[name]; ok || r.Shared == nil {
+		return v
+	}
+	return r.Shared.Get(name)
+}
+
+// AllProps returns all of r's properties in one map, as a reader of the
+// message sees them; it allocates only when r has Shared or Extra.
+func (r *Record) AllProps() map[string]string {
+	return protocol.MergeProps(r.Shared, r.Properties, r.Extra)
 }
 
 // Emitter takes batches of records from a source.

@@ -183,7 +183,7 @@ func TestManyFilesRoundRobin(t *testing.T) {
 	defer col.mu.Unlock()
 	per := map[string][]string{}
 	for _, r := range col.recs {
-		per[r.Properties["file"]] = append(per[r.Properties["file"]], string(r.Body))
+		per[r.Prop("file")] = append(per[r.Prop("file")], string(r.Body))
 	}
 	if len(per) != files {
 		t.Fatalf("%d files, want %d", len(per), files)

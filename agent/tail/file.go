@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/sluicehq/sluice/broker/protocol"
 )
 
 // fingerprintBytes is how much of a file's start identifies it.
@@ -59,16 +61,16 @@ type tracked struct {
 	name     string // where it was first found: the "file" property and the key
 	f        *os.File
 	fp       fingerprint
-	readOff  int64             // next byte to read
-	buf      []byte            // bytes after the last complete line
-	bufOff   int64             // file offset of buf[0] (of the next byte when buf is empty)
-	skip     bool              // dropping the rest of a truncated line
-	event    event             // the open multiline event
-	key      string            // the record key, from name
-	props    map[string]string // the properties its records share; never modified
-	dataAt   time.Time         // when it last had new bytes, for IdleTimeout
-	scanSize int64             // its size at the last scan
-	gen      int               // bumped on truncation: older acks no longer count
+	readOff  int64           // next byte to read
+	buf      []byte          // bytes after the last complete line
+	bufOff   int64           // file offset of buf[0] (of the next byte when buf is empty)
+	skip     bool            // dropping the rest of a truncated line
+	event    event           // the open multiline event
+	key      string          // the record key, from name
+	props    *protocol.Props // the properties its records share
+	dataAt   time.Time       // when it last had new bytes, for IdleTimeout
+	scanSize int64           // its size at the last scan
+	gen      int             // bumped on truncation: older acks no longer count
 
 	// Guarded by Tailer.ackMu: acks come from the shipper's goroutines.
 	acked   int64

@@ -152,7 +152,7 @@ func TestSymlinkRotationAndRestart(t *testing.T) {
 	r.stop(t)
 	time.Sleep(30 * time.Millisecond)
 	checkSequence(t, col.bodies(), 150)
-	if got := col.recs[0].Properties["file"]; got != link {
+	if got := col.recs[0].Prop("file"); got != link {
 		t.Fatalf("file property %q, want the path matched, %q", got, link)
 	}
 }

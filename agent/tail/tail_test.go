@@ -157,8 +157,8 @@ func TestRecordProperties(t *testing.T) {
 	col.mu.Lock()
 	r := col.recs[1]
 	col.mu.Unlock()
-	if r.Topic != "logs" || r.Key != "h1/"+log || r.Properties["host"] != "h1" || r.Properties["file"] != log ||
-		r.Prop("offset") != "11" || r.Properties["source"] != "app" || r.Properties["env"] != "prod" {
+	if r.Topic != "logs" || r.Key != "h1/"+log || r.Prop("host") != "h1" || r.Prop("file") != log ||
+		r.Prop("offset") != "11" || r.Prop("source") != "app" || r.Prop("env") != "prod" {
 		t.Fatalf("record %+v", r)
 	}
 }

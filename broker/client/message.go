@@ -17,6 +17,10 @@ type Message struct {
 	// Tags is one string, as in RocketMQ; consumers filter on it.
 	Tags       string
 	Properties map[string]string
+	// Shared, if set, are properties many messages share, encoded once
+	// (NewProps); Properties and Extra win over them. Received messages
+	// have them in Properties.
+	Shared *Props
 	// Extra is one more property, apart from Properties so that many
 	// messages can share one Properties map while this differs per
 	// message (a tailed line's offset). Sent as one of the properties,
@@ -45,11 +49,20 @@ func (m *Message) size() int {
 	for k, v := range m.Properties {
 		n += 2 + len(k) + len(v)
 	}
+	if m.Shared != nil {
+		n += 2*m.Shared.Len() + m.Shared.EncodedLen()
+	}
 	return n + len(m.Extra.Name) + len(m.Extra.Value)
 }
 
 // Property is a property name and value; see Message.Extra.
 type Property = protocol.Property
+
+// Props are properties shared by many messages; see Message.Shared.
+type Props = protocol.Props
+
+// NewProps returns m as shared properties (a copy).
+func NewProps(m map[string]string) *Props { return protocol.NewProps(m) }
 
 // msToTime converts Unix milliseconds, keeping 0 as the zero time.
 func msToTime(ms int64) time.Time {

@@ -76,7 +76,7 @@ func (p *Producer) addLocked(t *topicState, m *Message, a ack, size, bornMs int6
 	if pt.b == nil {
 		p.openLocked(pt, deliverAt)
 	}
-	pm := protocol.Message{Key: m.Key, Tags: m.Tags, Properties: m.Properties, Extra: m.Extra, Body: m.Body, BornMs: bornMs}
+	pm := protocol.Message{Key: m.Key, Tags: m.Tags, Properties: m.Properties, Shared: m.Shared, Extra: m.Extra, Body: m.Body, BornMs: bornMs}
 	pt.b.Add(&pm, bornMs)
 	pt.acks = append(pt.acks, a)
 	pt.bytes += size

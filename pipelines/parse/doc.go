@@ -26,7 +26,7 @@
 //     failures went unlogged.
 //
 // Process is never called concurrently on one processor, so each keeps
-// scratch state (parse_json's fastjson.Parser and key cache) without
+// scratch state (parse_json's key cache, string arena and boxes) without
 // locks. Strings that parsers put in fields are substrings of the source
 // field where the format allows (logfmt, regex and syslog values without
 // escapes), and parse_json's strings of one document share one

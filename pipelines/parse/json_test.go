@@ -89,42 +89,6 @@ func TestParseJSONReuse(t *testing.T) {
 	}
 }
 
-// What the decoder takes beyond JSON, or decodes unlike encoding/json,
-// as its doc says.
-func TestDecodeJSONEdges(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want any
-		err  bool
-	}{
-		{in: "{\"a\":\"\xff\",\"\xfe\":1}", want: map[string]any{"a": "\ufffd", "\ufffd": 1.0}},
-		{in: `{"a":"\ud800"}`, want: map[string]any{"a": `\ud800`}},
-		{in: `{"a":"\ud83d\ude00"}`, want: map[string]any{"a": "😀"}},
-		{in: `{"a":01,"b":+1,"c":.5,"d":1.}`, want: map[string]any{"a": 1.0, "b": 1.0, "c": 0.5, "d": 1.0}},
-		{in: "{\"a\":\"tab\there\",\"b\":\"\\x\"}", want: map[string]any{"a": "tab\there", "b": `\x`}},
-		{in: `{"a":1e309}`, err: true},
-		{in: `{"a":-Inf}`, err: true},
-		{in: `{"a":nan}`, err: true},
-		{in: `{"a":1-2}`, err: true},
-		{in: `{"a" 1}`, err: true},
-		{in: ``, err: true},
-		{in: `{"a":[` + strings.Repeat("[", 400) + strings.Repeat("]", 401) + `}`, err: true},
-	} {
-		var d jsonDecoder
-		got, err := d.decode(tc.in, false, 0)
-		switch {
-		case tc.err:
-			if err == nil {
-				t.Errorf("%q: decoded to %s", tc.in, show(got))
-			}
-		case err != nil:
-			t.Errorf("%q: %v", tc.in, err)
-		case !equalValues(got, tc.want):
-			t.Errorf("%q:\n got %s\nwant %s", tc.in, show(got), show(tc.want))
-		}
-	}
-}
-
 // The key cache is bounded: a stream of ever-new keys empties it.
 func TestJSONKeyCacheBound(t *testing.T) {
 	var d jsonDecoder

@@ -1,12 +1,15 @@
 package event
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Format returns v as text: strings as they are, numbers and bools
@@ -242,20 +245,18 @@ var jsonSafe = func() (t [256]bool) {
 	return t
 }()
 
-// safe8 reports whether the 8 bytes of s are all jsonSafe, testing them
-// together: most of a log line needs no escaping, and this skips it 8
-// bytes per step instead of 1. The tests are the classic SWAR ones:
-// (x - 0x01..) & ^x & 0x80.. marks a zero byte, with 0x20 instead of
-// 0x01 a byte below 0x20; a marked byte may mark the one above it by
-// borrow, which only matters when some byte is marked anyway.
-func safe8(s string) bool {
+// unsafe8 marks with its high bit each byte of the first 8 of s (it must
+// have 8) that is not jsonSafe; the lowest marked byte is the first. The
+// tests are the classic SWAR ones: (x - 0x01..) & ^x & 0x80.. marks a
+// zero byte, and with 0x20 instead of 0x01 a byte below 0x20; a marked
+// byte may also mark bytes above it by borrow, never below, so the
+// lowest mark is exact.
+func unsafe8(s string) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	_ = s[7] // one bounds check; the compiler makes the eight loads one
-	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	x := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), 8)) // one load where the CPU allows
 	quote, backslash := x^(ones*'"'), x^(ones*'\\')
-	bad := (x - ones*0x20) | (quote-ones) & ^quote | (backslash-ones) & ^backslash
-	return (bad&^x|x)&highs == 0
+	bad := (x-ones*0x20)&^x | (quote-ones)&^quote | (backslash-ones)&^backslash
+	return (bad | x) & highs
 }
 
 // AppendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
@@ -263,9 +264,17 @@ func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		if i+8 <= len(s) && safe8(s[i:i+8]) {
+		// Most bytes need no escaping: skip them 8 at a time, to the
+		// first that does.
+		for i+8 <= len(s) {
+			if m := unsafe8(s[i:]); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			i += 8
-			continue
+		}
+		if i == len(s) {
+			break
 		}
 		c := s[i]
 		if jsonSafe[c] {

@@ -12,6 +12,7 @@ import (
 	"math"
 	"math/bits"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -30,12 +31,14 @@ const acceptHeader = "application/openmetrics-text;version=1.0.0;q=0.5,applicati
 var staleNaN = math.Float64frombits(value.StaleNaN)
 
 // cacheEntry is a series seen on a target: where its final labels are in
-// the loop's arena (n == 0 when metric relabeling dropped it) and the
-// scrape it was last seen in. It holds no pointer, so 100,000 of them
+// the loop's labelStore (n == 0 when metric relabeling dropped it) and
+// the scrape it was last seen in. It holds no pointer, so 100,000 of them
 // are one map's memory and nothing for the GC to scan; 16 bytes rather
 // than 24 (seen is 32 bits) make that map a third smaller.
 type cacheEntry struct {
-	off, n uint32 // the protobuf-encoded Label fields of a TimeSeries: arena[off:off+n]
+	// off: where the series' pair ids start in the labelStore; n: the
+	// length of its protobuf-encoded Label fields in a TimeSeries.
+	off, n uint32
 	seen   uint32 // a scrape number: only compared for equality, so wrapping is harmless
 	// explicitTS: the target gave the sample's timestamp; as Prometheus
 	// does, such a series gets no staleness marker (the target decides
@@ -58,10 +61,8 @@ type loop struct {
 	// third of the memory, and a 64-bit collision among one target's
 	// series is not a practical concern.
 	cache map[uint64]cacheEntry
-	// arena holds the encoded labels of the cached series, one after the
-	// other; forgotten series leave holes, compacted once they are half.
-	arena   []byte
-	holes   int
+	// lbls holds the labels of the cached series as interned pairs.
+	lbls    labelStore
 	seed    maphash.Seed
 	out     []byte    // the WriteRequest being encoded
 	lastLen int       // length of the previous body, to size the next one
@@ -75,7 +76,7 @@ var reportNames = [4]string{"up", "scrape_duration_seconds", "scrape_samples_scr
 
 func newLoop(s *Scraper, t target) *loop {
 	l := &loop{s: s, t: t, stop: make(chan struct{}), done: make(chan struct{}),
-		cache: make(map[uint64]cacheEntry), seed: maphash.MakeSeed(), syms: labels.NewSymbolTable(),
+		cache: make(map[uint64]cacheEntry), lbls: newLabelStore(), seed: maphash.MakeSeed(), syms: labels.NewSymbolTable(),
 		lb: labels.NewBuilder(labels.EmptyLabels())}
 	for i, n := range reportNames {
 		l.lb.Reset(t.labels)
@@ -226,7 +227,7 @@ func (l *loop) parse(contentType string, ts int64) (scraped, kept int, err error
 		ent, ok := l.cache[h]
 		if !ok {
 			p.Labels(&l.lset)
-			ent = l.remember(l.sampleLabels())
+			ent = l.remember()
 		}
 		if ent.seen == l.iter {
 			continue // a duplicate series in one scrape: keep the first
@@ -242,13 +243,13 @@ func (l *loop) parse(contentType string, ts int64) (scraped, kept int, err error
 		if tp != nil {
 			t = *tp
 		}
-		l.add(l.labelsOf(ent), t, v)
+		l.addSeries(ent, t, v)
 	}
 }
 
 // sampleLabels merges l.lset with the target labels (honor_labels
-// semantics) and applies metric relabeling; nil means dropped.
-func (l *loop) sampleLabels() []byte {
+// semantics) and applies metric relabeling; false means dropped.
+func (l *loop) sampleLabels() (labels.Labels, bool) {
 	lb := l.lb
 	lb.Reset(l.lset)
 	honor := l.s.cfg.HonorLabels
@@ -271,13 +272,10 @@ func (l *loop) sampleLabels() []byte {
 		}
 	})
 	if !relabel.ProcessBuilder(lb, l.s.metricRelabel...) {
-		return nil
+		return labels.EmptyLabels(), false
 	}
 	ls := lb.Labels()
-	if ls.Get(model.MetricNameLabel) == "" {
-		return nil
-	}
-	return encodeLabels(ls)
+	return ls, ls.Get(model.MetricNameLabel) != ""
 }
 
 // add encodes one TimeSeries of one sample into l.out:
@@ -289,12 +287,31 @@ func (l *loop) add(ls []byte, t int64, v float64) {
 	b := append(l.out, 0x0a)
 	b = binary.AppendUvarint(b, uint64(tsLen))
 	b = append(b, ls...)
+	l.out = appendSample(b, sampleLen, t, v)
+}
+
+// addSeries is add for a cached series, whose labels it expands from
+// their interned pairs.
+func (l *loop) addSeries(ent cacheEntry, t int64, v float64) {
+	sampleLen := 1 + 8 + 1 + uvarintLen(uint64(t))
+	tsLen := int(ent.n) + 1 + uvarintLen(uint64(sampleLen)) + sampleLen
+	// Growing once up front spares appendLabels and the sample any
+	// reallocation.
+	b := slices.Grow(l.out, 1+uvarintLen(uint64(tsLen))+tsLen+pad)
+	b = append(b, 0x0a)
+	b = binary.AppendUvarint(b, uint64(tsLen))
+	b = l.lbls.appendLabels(b, ent.off, ent.n)
+	l.out = appendSample(b, sampleLen, t, v)
+}
+
+// appendSample appends the samples field (2) of a TimeSeries.
+func appendSample(b []byte, sampleLen int, t int64, v float64) []byte {
 	b = append(b, 0x12)
 	b = binary.AppendUvarint(b, uint64(sampleLen))
 	b = append(b, 0x09)
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
 	b = append(b, 0x10)
-	l.out = binary.AppendUvarint(b, uint64(t))
+	return binary.AppendUvarint(b, uint64(t))
 }
 
 func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
@@ -306,39 +323,30 @@ func (l *loop) appendStale(ts int64) {
 		if ent.seen == l.iter {
 			continue
 		}
-		if ent.seen == l.iter-1 && ent.n != 0 && !ent.explicitTS {
-			l.add(l.labelsOf(ent), ts, staleNaN)
+		if ent.n == 0 {
+			delete(l.cache, k)
+			continue
 		}
-		l.holes += int(ent.n)
+		if ent.seen == l.iter-1 && !ent.explicitTS {
+			l.addSeries(ent, ts, staleNaN)
+		}
+		l.lbls.forget(ent.off, ent.n)
 		delete(l.cache, k)
 	}
-	// Compact when forgotten series left many holes, or when appending
-	// left much unused capacity (after the first scrape, typically).
-	if l.holes > 0 && l.holes > len(l.arena)/2 || cap(l.arena) > len(l.arena)+len(l.arena)/4+4096 {
-		l.compact()
+	if l.lbls.needsCompact() {
+		l.lbls.compact(l.cache)
 	}
 }
 
-// remember stores a new series' encoded labels (nil: dropped) in the arena.
-func (l *loop) remember(ls []byte) cacheEntry {
-	ent := cacheEntry{off: uint32(len(l.arena)), n: uint32(len(ls))}
-	l.arena = append(l.arena, ls...)
-	return ent
-}
-
-func (l *loop) labelsOf(ent cacheEntry) []byte { return l.arena[ent.off : ent.off+ent.n] }
-
-// compact copies the labels of the cached series to a new arena, leaving
-// the holes of forgotten series behind.
-func (l *loop) compact() {
-	arena := make([]byte, 0, len(l.arena)-l.holes)
-	for h, ent := range l.cache {
-		off := uint32(len(arena))
-		arena = append(arena, l.labelsOf(ent)...)
-		ent.off = off
-		l.cache[h] = ent
+// remember builds a new series' final labels from l.lset and interns
+// them; n == 0 if metric relabeling dropped the series.
+func (l *loop) remember() cacheEntry {
+	ls, ok := l.sampleLabels()
+	if !ok {
+		return cacheEntry{}
 	}
-	l.arena, l.holes = arena, 0
+	off, n := l.lbls.intern(ls)
+	return cacheEntry{off: off, n: n}
 }
 
 // markAllStale emits staleness markers for every series of the last

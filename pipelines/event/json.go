@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"math"
 	"math/bits"
-	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -69,14 +68,14 @@ func AppendJSON(dst []byte, e *Event) []byte {
 	}
 	if len(e.Meta) > 0 {
 		dst = append(dst, `,"meta":{`...)
-		var arr [16]string
-		for i, k := range sortedKeys(arr[:0], e.Meta) {
+		var arr [16]pair
+		for i, p := range sortedPairs(arr[:0], e.Meta) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = AppendString(dst, k)
+			dst = AppendString(dst, p.k)
 			dst = append(dst, ':')
-			dst = AppendString(dst, e.Meta[k])
+			dst = AppendString(dst, p.v)
 		}
 		dst = append(dst, '}')
 	}
@@ -108,14 +107,22 @@ func appendSeries(dst []byte, i int, e *Event) []byte {
 	return append(dst, "]}"...)
 }
 
-// sortedKeys appends m's keys to keys, sorted; callers pass a stack
-// array's slice so that small maps cost no allocation.
-func sortedKeys[V any](keys []string, m map[string]V) []string {
-	for k := range m {
-		keys = append(keys, k)
+// pair is a key and its value, sorted together so that encoding a map
+// looks each key up once.
+type pair struct{ k, v string }
+
+// sortedPairs appends m's entries to ps, sorted by key; callers pass a
+// stack array's slice so that small maps cost no allocation.
+func sortedPairs(ps []pair, m map[string]string) []pair {
+	for k, v := range m {
+		ps = append(ps, pair{k, v})
 	}
-	slices.Sort(keys)
-	return keys
+	for i := 1; i < len(ps); i++ { // insertion sort, as in sortedFields
+		for j := i; j > 0 && ps[j].k < ps[j-1].k; j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
+		}
+	}
+	return ps
 }
 
 // field is a key and its value, sorted together so that encoding a map

@@ -41,30 +41,15 @@ func Command() *cobra.Command {
 			}})
 			done := reloadOnHUP(ctx, a, cfgPath)
 			defer done()
-			stopTuner := tuneMemory(ctx, f.Agent.MemoryTargetBytes())
+			// The limit is the process's, so the command's, not Agent's:
+			// in `sluice up` the agent shares its process.
+			stopTuner := memlimit.Start(ctx, f.Agent.MemoryTargetBytes(), false)
 			defer stopTuner()
 			return a.Run(ctx)
 		},
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "sluice.yaml", "config file (YAML, agent: section)")
 	return cmd
-}
-
-// tuneMemory steers the Go memory limit towards target (memlimit.Run)
-// until the returned func is called, which waits for it. It belongs to
-// the command, not to Agent, because the limit is the process's: in
-// `sluice up` the agent shares it.
-func tuneMemory(ctx context.Context, target int64) func() {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		memlimit.Run(ctx, target)
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
 }
 
 // reloadOnHUP reloads a from path on every SIGHUP until ctx ends; the

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/sluicehq/sluice/broker/client"
+	"github.com/sluicehq/sluice/internal/memlimit"
 	"github.com/sluicehq/sluice/internal/testbin"
 	"github.com/sluicehq/sluice/pipelines/config"
 )
@@ -49,8 +50,16 @@ func benchPipeline(b *testing.B, src string) *pipeline {
 // BenchmarkLogsPipeline is the issue's logs path: 200-byte JSON lines
 // through parse_json and filter into a file sink (fsync per batch), in
 // batches of 1,000 as a poll returns them. events/cpu-s is the
-// throughput per core; run with -cpu 1 for one core.
+// throughput per core; run with -cpu 1 for one core. The sub-benchmarks
+// are the GC as Go sets it, and as `sluice collector` runs it with
+// memory_budget: 256MiB (internal/memlimit); their ratio is what the
+// budget buys.
 func BenchmarkLogsPipeline(b *testing.B) {
+	b.Run("gc=default", func(b *testing.B) { benchLogsPipeline(b, 0) })
+	b.Run("memory_budget=256MiB", func(b *testing.B) { benchLogsPipeline(b, 256<<20) })
+}
+
+func benchLogsPipeline(b *testing.B, budget int64) {
 	p := benchPipeline(b, fmt.Sprintf(`
 collector:
   pipelines:
@@ -76,6 +85,8 @@ collector:
 	b.SetBytes(batch * 200)
 	b.ReportAllocs()
 	ctx := context.Background()
+	stop := memlimit.Start(ctx, budget, true)
+	defer stop()
 	cpu0, t0 := cpuTime(b), time.Now()
 	for b.Loop() {
 		if err := p.handle(ctx, msgs); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluicehq/sluice/internal/memlimit"
 	"github.com/sluicehq/sluice/pipelines/config"
 )
 
@@ -42,6 +43,10 @@ func Command() *cobra.Command {
 			defer stop()
 			stopHUP := OnSIGHUP(ctx, func() { c.ReloadFile(ctx) })
 			defer stopHUP()
+			// The GC settings are the process's, so the command's, not the
+			// Collector's: `sluice up` shares its process.
+			stopBudget := memlimit.Start(ctx, int64(f.Collector.MemoryBudget), true)
+			defer stopBudget()
 			return c.Run(ctx)
 		},
 	}

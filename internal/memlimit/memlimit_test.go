@@ -57,9 +57,7 @@ func TestRunSetsAndRestoresTheLimit(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "")
 	t.Setenv("GOGC", "")
 	before := debug.SetMemoryLimit(-1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); Run(ctx, 1<<40) }()
+	stop := Start(context.Background(), 1<<40, false)
 	deadline := time.Now().Add(5 * time.Second)
 	for debug.SetMemoryLimit(-1) != 1<<40 {
 		if time.Now().After(deadline) {
@@ -67,11 +65,36 @@ func TestRunSetsAndRestoresTheLimit(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	cancel()
-	<-done
+	stop()
 	if got := debug.SetMemoryLimit(-1); got != before {
 		t.Errorf("limit after Run is %d, want %d back", got, before)
 	}
+}
+
+func TestRunBudgetTurnsGOGCOffAndBack(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	t.Setenv("GOGC", "")
+	gogc := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(gogc)
+	stop := Start(context.Background(), 1<<40, true)
+	deadline := time.Now().Add(5 * time.Second)
+	for debug.SetMemoryLimit(-1) != 1<<40 || gcPercent() != -1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("limit %d, GOGC %d: want the 1 TiB budget and GOGC off", debug.SetMemoryLimit(-1), gcPercent())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	if gcPercent() != 100 {
+		t.Errorf("GOGC after RunBudget is %d, want 100 back", gcPercent())
+	}
+}
+
+// gcPercent reads GOGC without changing it.
+func gcPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
 }
 
 func TestRunDefersToTheOperator(t *testing.T) {

@@ -26,6 +26,11 @@ type Collector struct {
 	Kafka     *KafkaInput          `yaml:"kafka"`
 	Pipelines map[string]*Pipeline `yaml:"pipelines"`
 	Sinks     map[string]*Sink     `yaml:"sinks"`
+	// MemoryBudget, if set, is the memory `sluice collector` may fill
+	// before the Go GC runs (GOGC off, a soft limit; it rises with the
+	// live data so the GC never thrashes): less CPU for more memory (see
+	// internal/memlimit). Unset or 0: GOGC alone. GOMEMLIMIT overrides it.
+	MemoryBudget Size `yaml:"memory_budget"`
 }
 
 // KafkaInput is where `input: kafka` reads.

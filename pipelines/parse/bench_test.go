@@ -94,3 +94,17 @@ func BenchmarkEncodingJSONReference(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkJSONDecode is the decoder alone on line200, with the room
+// parse_json asks for: what BenchmarkParseJSON costs beyond the
+// processor's own work.
+func BenchmarkJSONDecode(b *testing.B) {
+	var d jsonDecoder
+	b.SetBytes(int64(len(line200)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.decode(line200, true, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

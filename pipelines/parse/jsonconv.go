@@ -35,11 +35,11 @@ type jsonDecoder struct {
 	s   string
 	pos int
 	// keys maps an object key's text, as it is between the quotes of
-	// the document, to the key as a string, so that the keys of a log
-	// stream, which repeat, are unescaped and allocated once. It is
-	// emptied when full, so that a stream of ever-new keys cannot grow
-	// it.
-	keys map[string]string
+	// the document, to that text and the key it decodes to, both
+	// strings of their own, so that the keys of a log stream, which
+	// repeat, are unescaped and allocated once. It is emptied when
+	// full, so that a stream of ever-new keys cannot grow it.
+	keys map[string]recentKey
 	// recent is the keys of the last document in the order they were
 	// met, and keyIndex the position of the next key in this one: the
 	// lines of a stream tend to have the same keys in the same order, so
@@ -120,6 +120,9 @@ func (d *jsonDecoder) reset() {
 	}
 	if cap(d.elems) > 1024 {
 		d.elems = nil
+	}
+	if cap(d.buf) > 64<<10 {
+		d.buf = nil
 	}
 }
 
@@ -326,30 +329,29 @@ func (d *jsonDecoder) key() (string, error) {
 	if i < len(d.recent) && d.recent[i].raw == raw {
 		return d.recent[i].key, nil
 	}
-	k, ok := d.keys[raw]
+	rk, ok := d.keys[raw]
 	if !ok {
 		if d.keys == nil || len(d.keys) >= maxKeys {
-			d.keys = make(map[string]string, 64)
+			d.keys = make(map[string]recentKey, 64)
 		}
-		// The cache keeps copies: raw is part of the document, which
-		// the cache must not keep alive.
+		// The caches keep copies: raw is part of the document, which
+		// they must not keep alive.
 		if plain {
-			k = strings.Clone(raw)
-			raw = k
+			rk.raw = strings.Clone(raw)
+			rk.key = rk.raw
 		} else {
 			d.buf = appendUnquoted(d.buf[:0], raw)
-			k = string(d.buf)
-			raw = strings.Clone(raw)
+			rk = recentKey{raw: strings.Clone(raw), key: string(d.buf)}
 		}
-		d.keys[raw] = k
+		d.keys[rk.raw] = rk
 	}
 	switch {
 	case i < len(d.recent):
-		d.recent[i] = recentKey{raw, k}
+		d.recent[i] = rk
 	case i < maxRecent:
-		d.recent = append(d.recent, recentKey{raw, k})
+		d.recent = append(d.recent, rk)
 	}
-	return k, nil
+	return rk.key, nil
 }
 
 // str decodes the string at d.pos.
@@ -379,6 +381,9 @@ const arenaChunk = 4 << 10
 // documents decoded one after the other, as the event.Boxer's slabs
 // are.
 func (d *jsonDecoder) copy(s string) string {
+	if s == "" {
+		return ""
+	}
 	if len(s) > cap(d.arena)-len(d.arena) {
 		if len(s) > arenaChunk/8 {
 			return strings.Clone(s)

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
+	"unsafe"
 )
 
 // Valid documents of every kind decode to the values written here,
@@ -264,4 +267,34 @@ func TestJSONDecoderAllocs(t *testing.T) {
 	if allocs > perMap+0.5 {
 		t.Errorf("%.2f allocations per document, want at most the map's %.0f + 0.5", allocs, perMap)
 	}
+}
+
+// The decoder keeps no part of a document alive once it is decoded: its
+// caches hold copies, its values are in arenas of their own. A key met
+// in the cache but at another position is the case to watch.
+func TestJSONDecoderLetsGoOfDocument(t *testing.T) {
+	var d jsonDecoder
+	if _, err := d.decode(`{"a":1,"b":"x","c\n":[2]}`, true, 0); err != nil {
+		t.Fatal(err)
+	}
+	freed := make(chan struct{})
+	func() {
+		doc := []byte(`{"c\n":[3],"b":"y","a":4,"new":"z"}`)
+		runtime.AddCleanup(&doc[0], func(chan struct{}) { close(freed) }, freed)
+		v, err := d.decode(unsafe.String(&doc[0], len(doc)), true, 0)
+		if err != nil || len(v.(map[string]any)) != 4 {
+			t.Fatal(v, err)
+		}
+	}()
+	for range 10 {
+		runtime.GC()
+		select {
+		case <-freed:
+			runtime.KeepAlive(&d)
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Error("the decoder keeps the document alive")
+	runtime.KeepAlive(&d)
 }

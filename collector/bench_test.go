@@ -103,8 +103,14 @@ collector:
 // BenchmarkMetricsPipelineVM is the metrics path: WriteRequest
 // messages of 1,000 series decoded, relabelled and remote-written to a
 // real VictoriaMetrics. cpu-s/M-samples is this process's CPU time (the
-// collector's share; VictoriaMetrics runs in its own process).
+// collector's share; VictoriaMetrics runs in its own process). The
+// sub-benchmarks are as in BenchmarkLogsPipeline.
 func BenchmarkMetricsPipelineVM(b *testing.B) {
+	b.Run("gc=default", func(b *testing.B) { benchMetricsPipelineVM(b, 0) })
+	b.Run("memory_budget=256MiB", func(b *testing.B) { benchMetricsPipelineVM(b, 256<<20) })
+}
+
+func benchMetricsPipelineVM(b *testing.B, budget int64) {
 	bin := testbin.Require(b, "victoria-metrics")
 	addr := testbin.FreeAddr(b)
 	cmd := exec.Command(bin, "-storageDataPath="+b.TempDir(), "-httpListenAddr="+addr, "-loggerLevel=ERROR")
@@ -164,6 +170,8 @@ collector:
 		batches[i] = makeBatch(i)
 	}
 	ctx := context.Background()
+	stop := memlimit.Start(ctx, budget, true)
+	defer stop()
 	b.ReportAllocs()
 	cpu0, t0 := cpuTime(b), time.Now()
 	n := 0

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluicehq/sluice/pipelines/component"
 	"github.com/sluicehq/sluice/pipelines/event"
+	"github.com/sluicehq/sluice/pipelines/httpclient"
 )
 
 // BenchmarkWrite sends batches of 1000 log events to a server that reads
@@ -26,7 +27,7 @@ func BenchmarkWrite(b *testing.B) {
 	}{
 		{"ndjson", Config{}},
 		{"json_array", Config{Encoding: "json_array"}},
-		{"ndjson-gzip", Config{Compression: "gzip"}},
+		{"ndjson-gzip", Config{Batching: httpclient.Batching{Compression: "gzip"}}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			srv := httptest.NewServer(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {

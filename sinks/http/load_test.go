@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/pipelines/config"
+	"github.com/sluicehq/sluice/pipelines/httpclient"
 )
 
 // The sink's keys as the collector's config loader reads them.
@@ -27,9 +28,11 @@ func TestConfigFromYAML(t *testing.T) {
 	}
 	got := *f.Collector.Sinks["out"].Config.(*Config)
 	want := Config{
-		URL: "https://logs.example/ingest", Method: "PUT", Encoding: "json_array", Compression: "gzip", BatchBytes: 256 << 10,
-		Retry:      config.Retry{MaxBackoff: config.Duration(5 * time.Second)},
-		HTTPClient: config.HTTPClient{BearerToken: "tok", TLS: &config.TLS{InsecureSkipVerify: true}},
+		URL: "https://logs.example/ingest", Method: "PUT", Encoding: "json_array", Batching: httpclient.Batching{
+			Compression: "gzip", BatchBytes: 256 << 10,
+			Retry:      config.Retry{MaxBackoff: config.Duration(5 * time.Second)},
+			HTTPClient: config.HTTPClient{BearerToken: "tok", TLS: &config.TLS{InsecureSkipVerify: true}},
+		},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Config:\n got %+v\nwant %+v", got, want)

@@ -1,12 +1,8 @@
 package http
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	nethttp "net/http"
-
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/sluicehq/sluice/pipelines/component"
 	"github.com/sluicehq/sluice/pipelines/event"
@@ -16,24 +12,16 @@ import (
 // Sink sends events as JSON bodies. Write is not called concurrently, so
 // the buffers below are reused from one Write to the next.
 type Sink struct {
-	send       *httpclient.Sender
-	client     *httpclient.Client
+	send       *httpclient.BatchSender
 	array      bool
-	gzip       bool
 	batchBytes int
 
-	line  []byte // the event being encoded
-	body  []byte
-	zbody bytes.Buffer
-	zw    *gzip.Writer
+	line []byte // the event being encoded
+	body []byte
 }
 
 // New returns an http sink; cfg must have passed Validate.
 func New(cfg Config, set component.Settings) (*Sink, error) {
-	client, err := httpclient.New(cfg.HTTPClient)
-	if err != nil {
-		return nil, fmt.Errorf("http sink %s: %w", set.Name, err)
-	}
 	method := cfg.Method
 	if method == "" {
 		method = nethttp.MethodPost
@@ -43,20 +31,11 @@ func New(cfg Config, set component.Settings) (*Sink, error) {
 	if array {
 		header.Set("Content-Type", "application/json")
 	}
-	if cfg.Compression == "gzip" {
-		header.Set("Content-Encoding", "gzip")
+	send, err := httpclient.NewBatchSender(cfg.Batching, "http", method, method, cfg.URL, header, set)
+	if err != nil {
+		return nil, err
 	}
-	batch := int(cfg.BatchBytes)
-	if batch <= 0 {
-		batch = DefaultBatchBytes
-	}
-	return &Sink{
-		send:       httpclient.NewSender(client, method, method, cfg.URL, header, cfg.Retry, set),
-		client:     client,
-		array:      array,
-		gzip:       cfg.Compression == "gzip",
-		batchBytes: batch,
-	}, nil
+	return &Sink{send: send, array: array, batchBytes: send.BatchBytes()}, nil
 }
 
 // Write sends events in bodies of at most batch_bytes, in order.
@@ -72,7 +51,7 @@ func (s *Sink) Write(ctx context.Context, events []*event.Event) error {
 	for _, e := range events {
 		s.line = event.AppendJSON(s.line[:0], e)
 		if n > 0 && len(body)+s.framing()+len(s.line) > s.batchBytes {
-			if err := s.post(ctx, s.close(body), n); err != nil {
+			if err := s.send.Post(ctx, s.close(body), n); err != nil {
 				return err
 			}
 			body, n = body[:0], 0
@@ -93,7 +72,7 @@ func (s *Sink) Write(ctx context.Context, events []*event.Event) error {
 	if n == 0 {
 		return nil
 	}
-	return s.post(ctx, s.close(body), n)
+	return s.send.Post(ctx, s.close(body), n)
 }
 
 // framing is how many bytes besides its JSON an event adds to a body,
@@ -114,26 +93,9 @@ func (s *Sink) close(body []byte) []byte {
 	return body
 }
 
-// post sends one body, compressed if so configured.
-func (s *Sink) post(ctx context.Context, body []byte, events int) error {
-	if s.gzip {
-		s.zbody.Reset()
-		if s.zw == nil {
-			s.zw = gzip.NewWriter(&s.zbody)
-		} else {
-			s.zw.Reset(&s.zbody)
-		}
-		// Writes to a bytes.Buffer do not fail.
-		_, _ = s.zw.Write(body)
-		_ = s.zw.Close()
-		body = s.zbody.Bytes()
-	}
-	return s.send.Post(ctx, body, events)
-}
-
 // Close releases the sink's idle connections. Write keeps nothing
 // pending between calls, so there is nothing to flush.
 func (s *Sink) Close(context.Context) error {
-	s.client.CloseIdle()
+	s.send.CloseIdle()
 	return nil
 }

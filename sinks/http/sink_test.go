@@ -22,6 +22,7 @@ import (
 	"github.com/sluicehq/sluice/pipelines/component"
 	"github.com/sluicehq/sluice/pipelines/config"
 	"github.com/sluicehq/sluice/pipelines/event"
+	"github.com/sluicehq/sluice/pipelines/httpclient"
 )
 
 // request is what the fake backend received.
@@ -159,12 +160,12 @@ func TestWriteBodies(t *testing.T) {
 		},
 		{
 			name: "json array, PUT, basic auth, headers", cfg: Config{Method: "PUT", Encoding: "json_array",
-				HTTPClient: config.HTTPClient{BasicAuth: &config.BasicAuth{Username: "u", Password: "p"}, Headers: map[string]string{"X-Extra": "1", "Content-Type": "text/plain"}}},
+				Batching: httpclient.Batching{HTTPClient: config.HTTPClient{BasicAuth: &config.BasicAuth{Username: "u", Password: "p"}, Headers: map[string]string{"X-Extra": "1", "Content-Type": "text/plain"}}}},
 			method: "PUT", ctype: "application/json", auth: "Basic dTpw", extra: "1",
 			wantRaw: "[" + json0 + "," + json1 + "," + json2 + "]",
 		},
 		{
-			name: "gzip, bearer", cfg: Config{Compression: "gzip", HTTPClient: config.HTTPClient{BearerToken: "tok"}},
+			name: "gzip, bearer", cfg: Config{Batching: httpclient.Batching{Compression: "gzip", HTTPClient: config.HTTPClient{BearerToken: "tok"}}},
 			method: "POST", ctype: "application/x-ndjson", zip: "gzip", auth: "Bearer tok",
 			wantRaw: json0 + "\n" + json1 + "\n" + json2 + "\n",
 		},
@@ -216,7 +217,7 @@ func TestWriteSplitsByBatchBytes(t *testing.T) {
 	for _, encoding := range []string{"ndjson", "json_array"} {
 		t.Run(encoding, func(t *testing.T) {
 			b := newBackend(t)
-			s, _, _ := testSink(t, Config{URL: b.srv.URL, Encoding: encoding, BatchBytes: batch})
+			s, _, _ := testSink(t, Config{URL: b.srv.URL, Encoding: encoding, Batching: httpclient.Batching{BatchBytes: batch}})
 			var events []*event.Event
 			var want []string
 			for i := range 40 {
@@ -337,7 +338,7 @@ func TestWriteGivesUp(t *testing.T) {
 			b := newBackend(t, tt.reply)
 			r := fastRetry
 			r.MaxElapsed = config.Duration(tt.elapsed)
-			s, _, _ := testSink(t, Config{URL: b.srv.URL, Retry: r})
+			s, _, _ := testSink(t, Config{URL: b.srv.URL, Batching: httpclient.Batching{Retry: r}})
 			err := s.Write(context.Background(), testEvents())
 			if err == nil {
 				t.Fatal("Write succeeded, want an error")
@@ -355,7 +356,7 @@ func TestWriteGivesUp(t *testing.T) {
 
 func TestWriteRejectedIsDropped(t *testing.T) {
 	b := newBackend(t, reply{code: 413, body: "payload too large"}, reply{code: 200})
-	s, set, logs := testSink(t, Config{URL: b.srv.URL, BatchBytes: config.Size(len(json0) + len(json1) + 2)})
+	s, set, logs := testSink(t, Config{URL: b.srv.URL, Batching: httpclient.Batching{BatchBytes: config.Size(len(json0) + len(json1) + 2)}})
 	if err := s.Write(context.Background(), testEvents()); err != nil {
 		t.Fatalf("Write: %v, want nil (a 4xx drops)", err)
 	}
@@ -385,7 +386,7 @@ func TestWriteContextCancel(t *testing.T) {
 	}
 	r := fastRetry
 	r.MaxElapsed = config.Duration(time.Hour)
-	s, _, _ := testSink(t, Config{URL: b.srv.URL, Retry: r})
+	s, _, _ := testSink(t, Config{URL: b.srv.URL, Batching: httpclient.Batching{Retry: r}})
 	if err := s.Write(ctx, testEvents()); !errors.Is(err, context.Canceled) {
 		t.Errorf("Write = %v, want context.Canceled", err)
 	}
@@ -398,16 +399,16 @@ func TestValidate(t *testing.T) {
 		want []string
 	}{
 		{name: "minimal", cfg: Config{URL: "http://127.0.0.1:9000/in"}},
-		{name: "full", cfg: Config{URL: "https://logs.example/bulk", Method: "PUT", Encoding: "json_array", Compression: "gzip", BatchBytes: 1 << 10, Retry: fastRetry}},
+		{name: "full", cfg: Config{URL: "https://logs.example/bulk", Method: "PUT", Encoding: "json_array", Batching: httpclient.Batching{Compression: "gzip", BatchBytes: 1 << 10, Retry: fastRetry}}},
 		{name: "no url", cfg: Config{}, want: []string{"url: is required: the http or https URL events are sent to"}},
 		{name: "bad url", cfg: Config{URL: "logs.example/bulk"}, want: []string{`url: "logs.example/bulk" is not an http or https URL`}},
-		{name: "enums", cfg: Config{URL: "http://x", Method: "GET", Encoding: "csv", Compression: "br"}, want: []string{
+		{name: "enums", cfg: Config{URL: "http://x", Method: "GET", Encoding: "csv", Batching: httpclient.Batching{Compression: "br"}}, want: []string{
 			`method: "GET" is not POST or PUT`, `encoding: "csv" is not ndjson or json_array`, `compression: "br" is not none or gzip`}},
-		{name: "negative", cfg: Config{URL: "http://x", BatchBytes: -5, Retry: config.Retry{InitialBackoff: -1}}, want: []string{
+		{name: "negative", cfg: Config{URL: "http://x", Batching: httpclient.Batching{BatchBytes: -5, Retry: config.Retry{InitialBackoff: -1}}}, want: []string{
 			"batch_bytes: must not be negative", "retry.initial_backoff: must not be negative"}},
-		{name: "backoff order", cfg: Config{URL: "http://x", Retry: config.Retry{InitialBackoff: config.Duration(time.Minute), MaxBackoff: config.Duration(time.Second)}},
+		{name: "backoff order", cfg: Config{URL: "http://x", Batching: httpclient.Batching{Retry: config.Retry{InitialBackoff: config.Duration(time.Minute), MaxBackoff: config.Duration(time.Second)}}},
 			want: []string{"retry.initial_backoff: 1m0s is more than retry.max_backoff 1s"}},
-		{name: "http client", cfg: Config{URL: "http://x", HTTPClient: config.HTTPClient{BasicAuth: &config.BasicAuth{}, Timeout: -1}}, want: []string{
+		{name: "http client", cfg: Config{URL: "http://x", Batching: httpclient.Batching{HTTPClient: config.HTTPClient{BasicAuth: &config.BasicAuth{}, Timeout: -1}}}, want: []string{
 			"basic_auth.username: basic auth needs a username", "timeout: must not be negative"}},
 	}
 	for _, tt := range tests {
@@ -428,7 +429,7 @@ func TestErrorsHidePassword(t *testing.T) {
 	url := strings.Replace(b.srv.URL, "http://", "http://user:secret@", 1)
 	r := fastRetry
 	r.MaxElapsed = config.Duration(5 * time.Millisecond)
-	s, _, logs := testSink(t, Config{URL: url, Retry: r})
+	s, _, logs := testSink(t, Config{URL: url, Batching: httpclient.Batching{Retry: r}})
 	if err := s.Write(context.Background(), testEvents()); err != nil {
 		t.Fatalf("first Write: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluicehq/sluice/pipelines/component"
 	"github.com/sluicehq/sluice/pipelines/event"
+	"github.com/sluicehq/sluice/pipelines/httpclient"
 )
 
 // BenchmarkWrite pushes batches of 1000 log events of 10 hosts to a
@@ -27,7 +28,7 @@ func BenchmarkWrite(b *testing.B) {
 		{"text", Config{}},
 		{"json", Config{Encoding: "json"}},
 		{"text-structured-metadata", Config{StructuredMetadata: map[string]string{"level": "{{ level }}"}}},
-		{"text-gzip", Config{Compression: "gzip"}},
+		{"text-gzip", Config{Batching: httpclient.Batching{Compression: "gzip"}}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

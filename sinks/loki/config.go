@@ -2,14 +2,12 @@ package loki
 
 import (
 	"errors"
-	"github.com/sluicehq/sluice/pipelines/template"
-	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/sluicehq/sluice/pipelines/component"
-	"github.com/sluicehq/sluice/pipelines/config"
 	"github.com/sluicehq/sluice/pipelines/httpclient"
+	"github.com/sluicehq/sluice/pipelines/template"
 )
 
 // PushPath is Loki's push endpoint, added to a url that does not end
@@ -17,7 +15,7 @@ import (
 const PushPath = "/loki/api/v1/push"
 
 // DefaultBatchBytes bounds a push body when batch_bytes is not set.
-const DefaultBatchBytes = 1 << 20
+const DefaultBatchBytes = httpclient.DefaultBatchBytes
 
 // DefaultLabels are the stream labels when labels is not set.
 var DefaultLabels = map[string]string{
@@ -48,16 +46,10 @@ type Config struct {
 	// Encoding is what an entry's line is: text (default; the message
 	// field) or json (the whole event as event.AppendJSON writes it).
 	Encoding string `yaml:"encoding"`
-	// Compression of push bodies: none (default) or gzip.
-	Compression string `yaml:"compression"`
-	// BatchBytes bounds one push body before compression; a Write with
-	// more is sent in several pushes. An entry larger than that on its own
-	// is sent alone. Default 1MiB.
-	BatchBytes config.Size `yaml:"batch_bytes"`
-	// Retry is how a failed push is retried before Write gives up.
-	Retry config.Retry `yaml:"retry"`
-	// HTTPClient: headers, basic_auth, bearer_token(_file), tls, timeout.
-	config.HTTPClient `yaml:",inline"`
+	// Batching: compression, batch_bytes, retry, and the HTTP client's
+	// headers, basic_auth, bearer_token(_file), tls, timeout. A push body
+	// is one request.
+	httpclient.Batching `yaml:",inline"`
 }
 
 // Validate checks c.
@@ -79,27 +71,15 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, component.Errorf("encoding", "%q is not text or json", c.Encoding))
 	}
-	switch c.Compression {
-	case "", "none", "gzip":
-	default:
-		errs = append(errs, component.Errorf("compression", "%q is not none or gzip", c.Compression))
-	}
-	if c.BatchBytes < 0 {
-		errs = append(errs, component.Errorf("batch_bytes", "must not be negative"))
-	}
-	errs = append(errs, validateRetry(c.Retry)...)
-	errs = append(errs, httpclient.Validate(&c.HTTPClient))
+	errs = append(errs, c.Batching.Validate())
 	return errors.Join(errs...)
 }
 
 // pushURL returns the push endpoint a url key names.
 func pushURL(raw string) (string, error) {
-	if raw == "" {
-		return "", component.Errorf("url", "is required: Loki's base URL (http://127.0.0.1:3100) or its push URL")
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", component.Errorf("url", "%q is not an http or https URL", raw)
+	u, err := httpclient.ParseURL(raw, "is required: Loki's base URL (http://127.0.0.1:3100) or its push URL")
+	if err != nil {
+		return "", err
 	}
 	if !strings.HasSuffix(u.Path, PushPath) {
 		u.Path = strings.TrimRight(u.Path, "/") + PushPath
@@ -163,20 +143,4 @@ func tenantProblem(id string) string {
 		}
 	}
 	return ""
-}
-
-func validateRetry(r config.Retry) []error {
-	var errs []error
-	for _, d := range []struct {
-		key string
-		v   config.Duration
-	}{{"retry.initial_backoff", r.InitialBackoff}, {"retry.max_backoff", r.MaxBackoff}, {"retry.max_elapsed", r.MaxElapsed}} {
-		if d.v < 0 {
-			errs = append(errs, component.Errorf(d.key, "must not be negative"))
-		}
-	}
-	if r.InitialBackoff > 0 && r.MaxBackoff > 0 && r.InitialBackoff > r.MaxBackoff {
-		errs = append(errs, component.Errorf("retry.initial_backoff", "%s is more than retry.max_backoff %s", r.InitialBackoff.D(), r.MaxBackoff.D()))
-	}
-	return errs
 }

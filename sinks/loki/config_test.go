@@ -7,6 +7,7 @@ import (
 
 	"github.com/sluicehq/sluice/pipelines/component"
 	"github.com/sluicehq/sluice/pipelines/config"
+	"github.com/sluicehq/sluice/pipelines/httpclient"
 )
 
 func TestValidate(t *testing.T) {
@@ -20,8 +21,8 @@ func TestValidate(t *testing.T) {
 		{name: "full", cfg: Config{
 			URL: "https://loki.example/loki/api/v1/push", Labels: map[string]string{"app": "{{ service.name }}", "env": "prod"},
 			StructuredMetadata: map[string]string{"trace_id": "{{ trace_id }}"}, TenantID: "team_a-1.(x)", Encoding: "json",
-			Compression: "gzip", BatchBytes: 4096,
-			Retry: config.Retry{InitialBackoff: config.Duration(time.Second), MaxBackoff: config.Duration(time.Minute)},
+			Batching: httpclient.Batching{Compression: "gzip", BatchBytes: 4096,
+				Retry: config.Retry{InitialBackoff: config.Duration(time.Second), MaxBackoff: config.Duration(time.Minute)}},
 		}},
 		{name: "no url", cfg: Config{}, want: []string{"url: is required: Loki's base URL (http://127.0.0.1:3100) or its push URL"}},
 		{name: "bad url", cfg: Config{URL: "127.0.0.1:3100"}, want: []string{`url: "127.0.0.1:3100" is not an http or https URL`}},
@@ -39,13 +40,13 @@ func TestValidate(t *testing.T) {
 		{name: "tenant", cfg: Config{URL: "http://l", TenantID: "a/b"}, want: []string{`tenant_id: "a/b" may hold only letters, digits and ! - _ . * ' ( )`}},
 		{name: "tenant long", cfg: Config{URL: "http://l", TenantID: long}, want: []string{`tenant_id: "` + long + `" is longer than 150 bytes`}},
 		{name: "tenant dot", cfg: Config{URL: "http://l", TenantID: ".."}, want: []string{`tenant_id: ".." is not a tenant id`}},
-		{name: "encoding and compression", cfg: Config{URL: "http://l", Encoding: "logfmt", Compression: "zstd"},
+		{name: "encoding and compression", cfg: Config{URL: "http://l", Encoding: "logfmt", Batching: httpclient.Batching{Compression: "zstd"}},
 			want: []string{`encoding: "logfmt" is not text or json`, `compression: "zstd" is not none or gzip`}},
-		{name: "negative sizes", cfg: Config{URL: "http://l", BatchBytes: -1, Retry: config.Retry{MaxElapsed: -1}},
+		{name: "negative sizes", cfg: Config{URL: "http://l", Batching: httpclient.Batching{BatchBytes: -1, Retry: config.Retry{MaxElapsed: -1}}},
 			want: []string{"batch_bytes: must not be negative", "retry.max_elapsed: must not be negative"}},
-		{name: "backoff order", cfg: Config{URL: "http://l", Retry: config.Retry{InitialBackoff: config.Duration(time.Minute), MaxBackoff: config.Duration(time.Second)}},
+		{name: "backoff order", cfg: Config{URL: "http://l", Batching: httpclient.Batching{Retry: config.Retry{InitialBackoff: config.Duration(time.Minute), MaxBackoff: config.Duration(time.Second)}}},
 			want: []string{"retry.initial_backoff: 1m0s is more than retry.max_backoff 1s"}},
-		{name: "http client", cfg: Config{URL: "http://l", HTTPClient: config.HTTPClient{BearerToken: "a", BearerTokenFile: "b"}},
+		{name: "http client", cfg: Config{URL: "http://l", Batching: httpclient.Batching{HTTPClient: config.HTTPClient{BearerToken: "a", BearerTokenFile: "b"}}},
 			want: []string{"bearer_token: set bearer_token or bearer_token_file, not both"}},
 	}
 	for _, tt := range tests {

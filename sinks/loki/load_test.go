@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/pipelines/config"
+	"github.com/sluicehq/sluice/pipelines/httpclient"
 )
 
 // The sink's keys as the collector's config loader reads them.
@@ -33,10 +34,11 @@ func TestConfigFromYAML(t *testing.T) {
 		URL:                "http://127.0.0.1:3100",
 		Labels:             map[string]string{"app": "{{ service }}", "host": "{{ meta.host }}"},
 		StructuredMetadata: map[string]string{"trace_id": "{{ trace.id }}"},
-		TenantID:           "team-a", Encoding: "json", Compression: "gzip", BatchBytes: 64 << 10,
-		Retry: config.Retry{InitialBackoff: config.Duration(50 * time.Millisecond), MaxElapsed: config.Duration(10 * time.Second)},
-		HTTPClient: config.HTTPClient{BasicAuth: &config.BasicAuth{Username: "u", Password: "p"},
-			Headers: map[string]string{"X-A": "b"}, Timeout: config.Duration(5 * time.Second)},
+		TenantID:           "team-a", Encoding: "json",
+		Batching: httpclient.Batching{Compression: "gzip", BatchBytes: 64 << 10,
+			Retry: config.Retry{InitialBackoff: config.Duration(50 * time.Millisecond), MaxElapsed: config.Duration(10 * time.Second)},
+			HTTPClient: config.HTTPClient{BasicAuth: &config.BasicAuth{Username: "u", Password: "p"},
+				Headers: map[string]string{"X-A": "b"}, Timeout: config.Duration(5 * time.Second)}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Config:\n got %+v\nwant %+v", got, want)

@@ -1,32 +1,28 @@
 package loki
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"fmt"
-	"github.com/sluicehq/sluice/pipelines/template"
 	"net/http"
 	"slices"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/sluicehq/sluice/pipelines/component"
 	"github.com/sluicehq/sluice/pipelines/event"
 	"github.com/sluicehq/sluice/pipelines/httpclient"
+	"github.com/sluicehq/sluice/pipelines/template"
 )
 
 // Sink pushes log events to Loki. Write is not called concurrently, so
 // the buffers below are reused from one Write to the next.
 type Sink struct {
-	send       *httpclient.Sender
-	client     *httpclient.Client
+	send       *httpclient.BatchSender
 	labels     []namedTemplate // sorted by name
 	meta       []namedTemplate // structured metadata, sorted by name
 	json       bool
-	gzip       bool
 	batchBytes int
 
 	notLogs  *metrics.Counter
@@ -40,8 +36,6 @@ type Sink struct {
 	line      []byte  // the entry being encoded
 	scratch   []byte  // a template's or the event's JSON before escaping
 	body      []byte
-	zbody     bytes.Buffer
-	zw        *gzip.Writer
 }
 
 type namedTemplate struct {
@@ -81,33 +75,24 @@ func New(cfg Config, set component.Settings) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := httpclient.New(cfg.HTTPClient)
-	if err != nil {
-		return nil, fmt.Errorf("loki sink %s: %w", set.Name, err)
-	}
 	header := http.Header{"Content-Type": {"application/json"}}
 	if cfg.TenantID != "" {
 		header.Set("X-Scope-OrgID", cfg.TenantID)
 	}
-	if cfg.Compression == "gzip" {
-		header.Set("Content-Encoding", "gzip")
-	}
-	batch := int(cfg.BatchBytes)
-	if batch <= 0 {
-		batch = DefaultBatchBytes
+	send, err := httpclient.NewBatchSender(cfg.Batching, "loki", http.MethodPost, "push", url, header, set)
+	if err != nil {
+		return nil, err
 	}
 	name := component.Label(set.Name)
 	counter := func(series string) *metrics.Counter {
 		return set.Metrics.GetOrCreateCounter(fmt.Sprintf(series, name))
 	}
 	return &Sink{
-		send:       httpclient.NewSender(client, http.MethodPost, "push", url, header, cfg.Retry, set),
-		client:     client,
+		send:       send,
 		labels:     labels,
 		meta:       meta,
 		json:       cfg.Encoding == "json",
-		gzip:       cfg.Compression == "gzip",
-		batchBytes: batch,
+		batchBytes: send.BatchBytes(),
 		notLogs:    counter(`sluice_collector_sink_events_dropped_total{sink="%s",reason="not_logs"}`),
 		noLabels:   counter(`sluice_collector_sink_events_dropped_total{sink="%s",reason="no_labels"}`),
 		streamIDs:  map[string]int{},
@@ -243,6 +228,6 @@ func (s *Sink) appendObject(dst []byte, ts []namedTemplate, e *event.Event) []by
 // Close releases the sink's idle connections. Write keeps nothing
 // pending between calls, so there is nothing to flush.
 func (s *Sink) Close(context.Context) error {
-	s.client.CloseIdle()
+	s.send.CloseIdle()
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/sluicehq/sluice/pipelines/component"
 	"github.com/sluicehq/sluice/pipelines/config"
 	"github.com/sluicehq/sluice/pipelines/event"
+	"github.com/sluicehq/sluice/pipelines/httpclient"
 )
 
 // request is what the fake Loki received.
@@ -132,9 +133,9 @@ func logEvent(msg string, at time.Time, meta map[string]string) *event.Event {
 func TestWritePushFormat(t *testing.T) {
 	f := newFakeLoki(t)
 	s, set, _ := testSink(t, Config{
-		URL:        f.srv.URL,
-		TenantID:   "team-a",
-		HTTPClient: config.HTTPClient{BasicAuth: &config.BasicAuth{Username: "u", Password: "p"}, Headers: map[string]string{"X-Extra": "1"}},
+		URL:      f.srv.URL,
+		TenantID: "team-a",
+		Batching: httpclient.Batching{HTTPClient: config.HTTPClient{BasicAuth: &config.BasicAuth{Username: "u", Password: "p"}, Headers: map[string]string{"X-Extra": "1"}}},
 	})
 	web := map[string]string{"host": "web-1", "source": "app"}
 	db := map[string]string{"host": "db-1", "source": "app"}
@@ -272,7 +273,7 @@ func TestWriteEncodings(t *testing.T) {
 
 func TestWriteGzipAndBearer(t *testing.T) {
 	f := newFakeLoki(t)
-	s, set, _ := testSink(t, Config{URL: f.srv.URL + "/prefix/", Compression: "gzip", HTTPClient: config.HTTPClient{BearerToken: "tok"}})
+	s, set, _ := testSink(t, Config{URL: f.srv.URL + "/prefix/", Batching: httpclient.Batching{Compression: "gzip", HTTPClient: config.HTTPClient{BearerToken: "tok"}}})
 	if err := s.Write(context.Background(), []*event.Event{logEvent("zipped", t0, map[string]string{"host": "h"})}); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
@@ -364,7 +365,7 @@ func TestWriteGivesUp(t *testing.T) {
 			for range 1000 {
 				f.script = append(f.script, tt.script[len(tt.script)-1])
 			}
-			s, _, _ := testSink(t, Config{URL: f.srv.URL, Retry: config.Retry{InitialBackoff: config.Duration(time.Millisecond), MaxBackoff: config.Duration(2 * time.Millisecond), MaxElapsed: config.Duration(tt.elapsed)}})
+			s, _, _ := testSink(t, Config{URL: f.srv.URL, Batching: httpclient.Batching{Retry: config.Retry{InitialBackoff: config.Duration(time.Millisecond), MaxBackoff: config.Duration(2 * time.Millisecond), MaxElapsed: config.Duration(tt.elapsed)}}})
 			err := s.Write(context.Background(), []*event.Event{logEvent("a", t0, map[string]string{"host": "h"})})
 			if err == nil {
 				t.Fatal("Write succeeded, want an error")
@@ -416,7 +417,7 @@ func TestWriteContextCancel(t *testing.T) {
 			cancel()
 		}
 	}
-	s, _, _ := testSink(t, Config{URL: f.srv.URL, Retry: config.Retry{InitialBackoff: config.Duration(time.Millisecond), MaxBackoff: config.Duration(time.Millisecond), MaxElapsed: config.Duration(time.Hour)}})
+	s, _, _ := testSink(t, Config{URL: f.srv.URL, Batching: httpclient.Batching{Retry: config.Retry{InitialBackoff: config.Duration(time.Millisecond), MaxBackoff: config.Duration(time.Millisecond), MaxElapsed: config.Duration(time.Hour)}}})
 	err := s.Write(ctx, []*event.Event{logEvent("a", t0, map[string]string{"host": "h"})})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Write = %v, want context.Canceled", err)
@@ -426,7 +427,7 @@ func TestWriteContextCancel(t *testing.T) {
 func TestWriteSplitsByBatchBytes(t *testing.T) {
 	f := newFakeLoki(t)
 	const batch = 400
-	s, set, _ := testSink(t, Config{URL: f.srv.URL, BatchBytes: batch})
+	s, set, _ := testSink(t, Config{URL: f.srv.URL, Batching: httpclient.Batching{BatchBytes: batch}})
 	var events []*event.Event
 	type line struct{ host, msg string }
 	var want []line
@@ -497,7 +498,7 @@ func TestWriteSplitStopsAtFailure(t *testing.T) {
 	for range 1000 {
 		f.script = append(f.script, reply{code: 500})
 	}
-	s, _, _ := testSink(t, Config{URL: f.srv.URL, BatchBytes: 120, Retry: config.Retry{InitialBackoff: config.Duration(time.Millisecond), MaxBackoff: config.Duration(time.Millisecond), MaxElapsed: config.Duration(10 * time.Millisecond)}})
+	s, _, _ := testSink(t, Config{URL: f.srv.URL, Batching: httpclient.Batching{BatchBytes: 120, Retry: config.Retry{InitialBackoff: config.Duration(time.Millisecond), MaxBackoff: config.Duration(time.Millisecond), MaxElapsed: config.Duration(10 * time.Millisecond)}}})
 	var events []*event.Event
 	for i := range 6 {
 		events = append(events, logEvent(fmt.Sprintf("line %d", i), t0.Add(time.Duration(i)), map[string]string{"host": "h"}))

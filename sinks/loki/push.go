@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"unsafe"
 
-	"github.com/klauspost/compress/gzip"
-
 	"github.com/sluicehq/sluice/pipelines/event"
 )
 
@@ -28,7 +26,7 @@ func (s *Sink) pushAll(ctx context.Context) error {
 		en := &s.entries[i]
 		s.line = s.appendEntry(s.line[:0], en)
 		if n > 0 && len(body)+s.growth(en.stream, cur)+len(s.line)+len(pushClose) > s.batchBytes {
-			if err := s.push(ctx, append(body, pushClose...), n); err != nil {
+			if err := s.send.Post(ctx, append(body, pushClose...), n); err != nil {
 				s.body = body
 				return err
 			}
@@ -49,7 +47,7 @@ func (s *Sink) pushAll(ctx context.Context) error {
 		body = append(body, s.line...)
 		n++
 	}
-	err := s.push(ctx, append(body, pushClose...), n)
+	err := s.send.Post(ctx, append(body, pushClose...), n)
 	s.body = body
 	return err
 }
@@ -64,23 +62,6 @@ func (s *Sink) growth(stream, cur int) int {
 		return len(streamClose) + len(streamHead) + len(s.streams[stream].labels) + len(valuesHead)
 	}
 	return len(streamHead) + len(s.streams[stream].labels) + len(valuesHead)
-}
-
-// push sends one body, compressed if so configured.
-func (s *Sink) push(ctx context.Context, body []byte, events int) error {
-	if s.gzip {
-		s.zbody.Reset()
-		if s.zw == nil {
-			s.zw = gzip.NewWriter(&s.zbody)
-		} else {
-			s.zw.Reset(&s.zbody)
-		}
-		// Writes to a bytes.Buffer do not fail.
-		_, _ = s.zw.Write(body)
-		_ = s.zw.Close()
-		body = s.zbody.Bytes()
-	}
-	return s.send.Post(ctx, body, events)
 }
 
 // appendEntry appends en as Loki wants it: ["<unix ns>", "<line>"] or

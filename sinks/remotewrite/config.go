@@ -2,7 +2,6 @@ package remotewrite
 
 import (
 	"errors"
-	"net/url"
 
 	"github.com/sluicehq/sluice/pipelines/component"
 	"github.com/sluicehq/sluice/pipelines/config"
@@ -53,10 +52,8 @@ type Config struct {
 // Validate reports every key that is wrong.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.URL == "" {
-		errs = append(errs, component.Errorf("url", "is required: the receiver's endpoint, e.g. http://127.0.0.1:8428/api/v1/write"))
-	} else if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, component.Errorf("url", "%q is not an http or https URL", c.URL))
+	if _, err := httpclient.ParseURL(c.URL, "is required: the receiver's endpoint, e.g. http://127.0.0.1:8428/api/v1/write"); err != nil {
+		errs = append(errs, err)
 	}
 	switch c.Protocol {
 	case "", ProtocolV1, ProtocolV2:

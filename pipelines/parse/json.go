@@ -43,6 +43,20 @@ func (p *JSON) parse(e *event.Event) error {
 	if err != nil {
 		return err
 	}
+	if p.cfg.Target == "" && e.Fields != nil {
+		// Straight into the event's fields, which decodeInto leaves as
+		// they were when s does not parse. The source goes first, so
+		// that a parsed field of its name replaces it.
+		err := p.dec.decodeInto(s, e.Fields, func() {
+			if p.cfg.RemoveSource {
+				e.Delete(p.cfg.Field)
+			}
+		})
+		if err != nil {
+			return &syntaxError{field: p.cfg.Field, input: s, err: err}
+		}
+		return nil
+	}
 	v, err := p.dec.decode(s, p.cfg.Target == "", p.cfg.room(e, 0))
 	if err != nil {
 		return &syntaxError{field: p.cfg.Field, input: s, err: err}

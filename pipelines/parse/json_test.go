@@ -27,6 +27,8 @@ func TestParseJSON(t *testing.T) {
 			{name: "number is not an object", in: msg(`42`), want: msg(`42`), failed: true},
 			{name: "array is not an object", in: msg(`[1]`), want: msg(`[1]`), failed: true},
 			{name: "invalid JSON", in: msg(`{"a":`), want: msg(`{"a":`), failed: true},
+			{name: "invalid after members: fields unchanged", in: map[string]any{"message": `{"a":1,"app":"x","b":}`, "app": "web"},
+				want: map[string]any{"message": `{"a":1,"app":"x","b":}`, "app": "web"}, failed: true},
 			{name: "trailing garbage", in: msg(`{"a":1} x`), want: msg(`{"a":1} x`), failed: true},
 			{name: "plain text", in: msg(`hello world`), want: msg(`hello world`), failed: true},
 			{name: "NaN refused", in: msg(`{"a":NaN}`), want: msg(`{"a":NaN}`), failed: true},
@@ -42,6 +44,7 @@ func TestParseJSON(t *testing.T) {
 			{name: "source removed", in: map[string]any{"message": `{"a":"b"}`, "x": 1.0}, want: map[string]any{"a": "b", "x": 1.0}},
 			{name: "source replaced, not removed", in: msg(`{"message":"m"}`), want: msg("m")},
 			{name: "kept on error", in: msg(`nope`), want: msg(`nope`), failed: true},
+			{name: "kept on an error after members", in: msg(`{"a":1,"message":"m",}`), want: msg(`{"a":1,"message":"m",}`), failed: true},
 		}},
 		{JSONConfig{Common{Field: "body.raw", Target: "parsed.doc", RemoveSource: true}}, []procCase{
 			{name: "nested field to target", in: map[string]any{"body": map[string]any{"raw": `{"a":[true]}`, "keep": "k"}},

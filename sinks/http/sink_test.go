@@ -2,17 +2,12 @@ package http
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	nethttp "net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,85 +18,17 @@ import (
 	"github.com/sluicehq/sluice/pipelines/config"
 	"github.com/sluicehq/sluice/pipelines/event"
 	"github.com/sluicehq/sluice/pipelines/httpclient"
+	"github.com/sluicehq/sluice/pipelines/httpclient/httpclienttest"
 )
 
-// request is what the fake backend received.
-type request struct {
-	method, path string
-	header       nethttp.Header
-	body         []byte // decompressed
-	wireBytes    int
-	at           time.Time
-}
+// The shared fake backend and helpers, under the names these tests use.
+type reply = httpclienttest.Reply
 
-// reply is what the fake backend answers, in order; once the script is
-// used up it answers the last reply again, or 200 if there is none.
-type reply struct {
-	code       int
-	retryAfter string
-	body       string
-}
-
-type backend struct {
-	t      *testing.T
-	srv    *httptest.Server
-	mu     sync.Mutex
-	reqs   []request
-	script []reply
-	onReq  func(n int)
-}
-
-func newBackend(t *testing.T, script ...reply) *backend {
-	b := &backend{t: t, script: script}
-	b.srv = httptest.NewServer(nethttp.HandlerFunc(b.serve))
-	t.Cleanup(b.srv.Close)
-	return b
-}
-
-func (b *backend) serve(w nethttp.ResponseWriter, r *nethttp.Request) {
-	raw, err := io.ReadAll(r.Body)
-	if err != nil {
-		b.t.Errorf("read body: %v", err)
-	}
-	body := raw
-	if r.Header.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(bytes.NewReader(raw))
-		if err != nil {
-			b.t.Errorf("gunzip: %v", err)
-			return
-		}
-		if body, err = io.ReadAll(zr); err != nil {
-			b.t.Errorf("gunzip: %v", err)
-		}
-	}
-	b.mu.Lock()
-	b.reqs = append(b.reqs, request{r.Method, r.URL.RequestURI(), r.Header.Clone(), body, len(raw), time.Now()})
-	n := len(b.reqs)
-	rep := reply{code: nethttp.StatusOK}
-	switch {
-	case n <= len(b.script):
-		rep = b.script[n-1]
-	case len(b.script) > 0:
-		rep = b.script[len(b.script)-1]
-	}
-	b.mu.Unlock()
-	if b.onReq != nil {
-		b.onReq(n)
-	}
-	if rep.retryAfter != "" {
-		w.Header().Set("Retry-After", rep.retryAfter)
-	}
-	w.WriteHeader(rep.code)
-	_, _ = io.WriteString(w, rep.body)
-}
-
-func (b *backend) requests() []request {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]request(nil), b.reqs...)
-}
-
-var fastRetry = config.Retry{InitialBackoff: config.Duration(time.Millisecond), MaxBackoff: config.Duration(2 * time.Millisecond), MaxElapsed: config.Duration(time.Minute)}
+var (
+	newBackend = httpclienttest.NewBackend
+	counter    = httpclienttest.Counter
+	fastRetry  = httpclienttest.FastRetry
+)
 
 // testSink builds a sink named "out".
 func testSink(t *testing.T, cfg Config) (*Sink, *metrics.Set, *bytes.Buffer) {
@@ -109,25 +36,7 @@ func testSink(t *testing.T, cfg Config) (*Sink, *metrics.Set, *bytes.Buffer) {
 	if cfg.Retry == (config.Retry{}) {
 		cfg.Retry = fastRetry
 	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
-	set := metrics.NewSet()
-	var logs bytes.Buffer
-	s, err := New(cfg, component.Settings{Name: "out", Logger: slog.New(slog.NewTextHandler(&logs, nil)), Metrics: set})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(context.Background()); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return s, set, &logs
-}
-
-func counter(set *metrics.Set, name string) uint64 {
-	return set.GetOrCreateCounter(name).Get()
+	return httpclienttest.Start(t, "out", cfg.Validate, func(set component.Settings) (*Sink, error) { return New(cfg, set) })
 }
 
 var t0 = time.Unix(1700000000, 0)
@@ -173,26 +82,26 @@ func TestWriteBodies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := newBackend(t)
-			tt.cfg.URL = b.srv.URL + "/ingest?pipeline=x"
+			tt.cfg.URL = b.URL + "/ingest?pipeline=x"
 			s, set, _ := testSink(t, tt.cfg)
 			if err := s.Write(context.Background(), testEvents()); err != nil {
 				t.Fatalf("Write: %v", err)
 			}
-			reqs := b.requests()
+			reqs := b.Requests()
 			if len(reqs) != 1 {
 				t.Fatalf("%d requests, want 1", len(reqs))
 			}
 			r := reqs[0]
-			if string(r.body) != tt.wantRaw {
-				t.Errorf("body:\n got %q\nwant %q", r.body, tt.wantRaw)
+			if string(r.Body) != tt.wantRaw {
+				t.Errorf("body:\n got %q\nwant %q", r.Body, tt.wantRaw)
 			}
-			got := []string{r.method, r.path, r.header.Get("Content-Type"), r.header.Get("Content-Encoding"), r.header.Get("Authorization"), r.header.Get("X-Extra")}
+			got := []string{r.Method, r.Path, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"), r.Header.Get("Authorization"), r.Header.Get("X-Extra")}
 			want := []string{tt.method, "/ingest?pipeline=x", tt.ctype, tt.zip, tt.auth, tt.extra}
 			if strings.Join(got, "|") != strings.Join(want, "|") {
 				t.Errorf("method, path, Content-Type, Content-Encoding, Authorization, X-Extra:\n got %q\nwant %q", got, want)
 			}
-			if n := counter(set, `sluice_collector_sink_sent_bytes_total{sink="out"}`); n != uint64(r.wireBytes) {
-				t.Errorf("sent bytes %d, want %d", n, r.wireBytes)
+			if n := counter(set, `sluice_collector_sink_sent_bytes_total{sink="out"}`); n != uint64(r.WireBytes) {
+				t.Errorf("sent bytes %d, want %d", n, r.WireBytes)
 			}
 			if n := counter(set, `sluice_collector_sink_requests_total{sink="out",code="200"}`); n != 1 {
 				t.Errorf("200 responses %d, want 1", n)
@@ -203,11 +112,11 @@ func TestWriteBodies(t *testing.T) {
 
 func TestWriteNothing(t *testing.T) {
 	b := newBackend(t)
-	s, _, _ := testSink(t, Config{URL: b.srv.URL})
+	s, _, _ := testSink(t, Config{URL: b.URL})
 	if err := s.Write(context.Background(), nil); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
-	if n := len(b.requests()); n != 0 {
+	if n := len(b.Requests()); n != 0 {
 		t.Errorf("%d requests for no events, want 0", n)
 	}
 }
@@ -217,7 +126,7 @@ func TestWriteSplitsByBatchBytes(t *testing.T) {
 	for _, encoding := range []string{"ndjson", "json_array"} {
 		t.Run(encoding, func(t *testing.T) {
 			b := newBackend(t)
-			s, _, _ := testSink(t, Config{URL: b.srv.URL, Encoding: encoding, Batching: httpclient.Batching{BatchBytes: batch}})
+			s, _, _ := testSink(t, Config{URL: b.URL, Encoding: encoding, Batching: httpclient.Batching{BatchBytes: batch}})
 			var events []*event.Event
 			var want []string
 			for i := range 40 {
@@ -231,7 +140,7 @@ func TestWriteSplitsByBatchBytes(t *testing.T) {
 			if err := s.Write(context.Background(), events); err != nil {
 				t.Fatalf("Write: %v", err)
 			}
-			reqs := b.requests()
+			reqs := b.Requests()
 			if len(reqs) < 5 {
 				t.Fatalf("%d requests, want several", len(reqs))
 			}
@@ -239,21 +148,21 @@ func TestWriteSplitsByBatchBytes(t *testing.T) {
 			for i, r := range reqs {
 				var msgs []map[string]any
 				if encoding == "ndjson" {
-					if !bytes.HasSuffix(r.body, []byte("\n")) {
+					if !bytes.HasSuffix(r.Body, []byte("\n")) {
 						t.Errorf("request %d does not end in a newline", i)
 					}
-					for line := range strings.SplitSeq(strings.TrimSuffix(string(r.body), "\n"), "\n") {
+					for line := range strings.SplitSeq(strings.TrimSuffix(string(r.Body), "\n"), "\n") {
 						var m map[string]any
 						if err := json.Unmarshal([]byte(line), &m); err != nil {
 							t.Fatalf("request %d: line %q: %v", i, line, err)
 						}
 						msgs = append(msgs, m)
 					}
-				} else if err := json.Unmarshal(r.body, &msgs); err != nil {
-					t.Fatalf("request %d: %v: %s", i, err, r.body)
+				} else if err := json.Unmarshal(r.Body, &msgs); err != nil {
+					t.Fatalf("request %d: %v: %s", i, err, r.Body)
 				}
-				if len(r.body) > batch && len(msgs) != 1 {
-					t.Errorf("request %d is %d bytes > %d with %d events", i, len(r.body), batch, len(msgs))
+				if len(r.Body) > batch && len(msgs) != 1 {
+					t.Errorf("request %d is %d bytes > %d with %d events", i, len(r.Body), batch, len(msgs))
 				}
 				for _, m := range msgs {
 					got = append(got, m["message"].(string))
@@ -264,8 +173,8 @@ func TestWriteSplitsByBatchBytes(t *testing.T) {
 			}
 			// Bodies are filled: two adjacent bodies would not fit in one.
 			for i := 1; i < len(reqs); i++ {
-				if len(reqs[i-1].body)+len(reqs[i].body) <= batch {
-					t.Errorf("requests %d and %d (%d+%d bytes) would fit in one", i-1, i, len(reqs[i-1].body), len(reqs[i].body))
+				if len(reqs[i-1].Body)+len(reqs[i].Body) <= batch {
+					t.Errorf("requests %d and %d (%d+%d bytes) would fit in one", i-1, i, len(reqs[i-1].Body), len(reqs[i].Body))
 				}
 			}
 		})
@@ -273,47 +182,43 @@ func TestWriteSplitsByBatchBytes(t *testing.T) {
 }
 
 func TestWriteRetries(t *testing.T) {
-	b := newBackend(t, reply{code: 500}, reply{code: 429, retryAfter: "0"}, reply{code: 408}, reply{code: 202})
-	s, set, _ := testSink(t, Config{URL: b.srv.URL})
+	b := newBackend(t, reply{Code: 500}, reply{Code: 429, RetryAfter: "0"}, reply{Code: 408}, reply{Code: 202})
+	s, set, _ := testSink(t, Config{URL: b.URL})
 	if err := s.Write(context.Background(), testEvents()[:1]); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
-	reqs := b.requests()
+	reqs := b.Requests()
 	if len(reqs) != 4 {
 		t.Fatalf("%d requests, want 4", len(reqs))
 	}
 	for i, r := range reqs {
-		if string(r.body) != json0+"\n" {
-			t.Errorf("request %d sent %q", i, r.body)
+		if string(r.Body) != json0+"\n" {
+			t.Errorf("request %d sent %q", i, r.Body)
 		}
 	}
-	for name, want := range map[string]uint64{
+	httpclienttest.CheckCounters(t, set, map[string]uint64{
 		`sluice_collector_sink_retries_total{sink="out"}`:                          3,
 		`sluice_collector_sink_requests_total{sink="out",code="500"}`:              1,
 		`sluice_collector_sink_requests_total{sink="out",code="429"}`:              1,
 		`sluice_collector_sink_requests_total{sink="out",code="408"}`:              1,
 		`sluice_collector_sink_requests_total{sink="out",code="202"}`:              1,
 		`sluice_collector_sink_events_dropped_total{sink="out",reason="rejected"}`: 0,
-	} {
-		if got := counter(set, name); got != want {
-			t.Errorf("%s = %d, want %d", name, got, want)
-		}
-	}
+	})
 }
 
 // A Retry-After longer than the back-off is waited for. (The lower
 // bound cannot flake; it costs the test a second.)
 func TestWriteWaitsRetryAfter(t *testing.T) {
-	b := newBackend(t, reply{code: 429, retryAfter: "1"}, reply{code: 200})
-	s, _, _ := testSink(t, Config{URL: b.srv.URL})
+	b := newBackend(t, reply{Code: 429, RetryAfter: "1"}, reply{Code: 200})
+	s, _, _ := testSink(t, Config{URL: b.URL})
 	if err := s.Write(context.Background(), testEvents()); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
-	reqs := b.requests()
+	reqs := b.Requests()
 	if len(reqs) != 2 {
 		t.Fatalf("%d requests, want 2", len(reqs))
 	}
-	if gap := reqs[1].at.Sub(reqs[0].at); gap < time.Second {
+	if gap := reqs[1].At.Sub(reqs[0].At); gap < time.Second {
 		t.Errorf("retried after %s, before the 1s Retry-After asked", gap)
 	}
 }
@@ -326,11 +231,11 @@ func TestWriteGivesUp(t *testing.T) {
 		attempts int // 0: at least 2
 		errHas   string
 	}{
-		{name: "5xx until max_elapsed", reply: reply{code: 503, body: "overloaded"}, elapsed: 20 * time.Millisecond,
+		{name: "5xx until max_elapsed", reply: reply{Code: 503, Body: "overloaded"}, elapsed: 20 * time.Millisecond,
 			errHas: "503 Service Unavailable: overloaded"},
-		{name: "Retry-After beyond max_elapsed", reply: reply{code: 429, retryAfter: "3600"}, elapsed: time.Minute, attempts: 1,
+		{name: "Retry-After beyond max_elapsed", reply: reply{Code: 429, RetryAfter: "3600"}, elapsed: time.Minute, attempts: 1,
 			errHas: "gave up after 1 attempts"},
-		{name: "Retry-After as a date", reply: reply{code: 503, retryAfter: time.Now().Add(time.Hour).UTC().Format(nethttp.TimeFormat)}, elapsed: time.Minute, attempts: 1,
+		{name: "Retry-After as a date", reply: reply{Code: 503, RetryAfter: time.Now().Add(time.Hour).UTC().Format(nethttp.TimeFormat)}, elapsed: time.Minute, attempts: 1,
 			errHas: "503 Service Unavailable: (empty body)"},
 	}
 	for _, tt := range tests {
@@ -338,15 +243,15 @@ func TestWriteGivesUp(t *testing.T) {
 			b := newBackend(t, tt.reply)
 			r := fastRetry
 			r.MaxElapsed = config.Duration(tt.elapsed)
-			s, _, _ := testSink(t, Config{URL: b.srv.URL, Batching: httpclient.Batching{Retry: r}})
+			s, _, _ := testSink(t, Config{URL: b.URL, Batching: httpclient.Batching{Retry: r}})
 			err := s.Write(context.Background(), testEvents())
 			if err == nil {
 				t.Fatal("Write succeeded, want an error")
 			}
-			if !strings.Contains(err.Error(), tt.errHas) || !strings.Contains(err.Error(), "POST 3 events to "+b.srv.URL) {
+			if !strings.Contains(err.Error(), tt.errHas) || !strings.Contains(err.Error(), "POST 3 events to "+b.URL) {
 				t.Errorf("error %q does not say %q and what was sent where", err, tt.errHas)
 			}
-			n := len(b.requests())
+			n := len(b.Requests())
 			if (tt.attempts > 0 && n != tt.attempts) || (tt.attempts == 0 && n < 2) {
 				t.Errorf("%d attempts, want %d (0: several)", n, tt.attempts)
 			}
@@ -355,13 +260,13 @@ func TestWriteGivesUp(t *testing.T) {
 }
 
 func TestWriteRejectedIsDropped(t *testing.T) {
-	b := newBackend(t, reply{code: 413, body: "payload too large"}, reply{code: 200})
-	s, set, logs := testSink(t, Config{URL: b.srv.URL, Batching: httpclient.Batching{BatchBytes: config.Size(len(json0) + len(json1) + 2)}})
+	b := newBackend(t, reply{Code: 413, Body: "payload too large"}, reply{Code: 200})
+	s, set, logs := testSink(t, Config{URL: b.URL, Batching: httpclient.Batching{BatchBytes: config.Size(len(json0) + len(json1) + 2)}})
 	if err := s.Write(context.Background(), testEvents()); err != nil {
 		t.Fatalf("Write: %v, want nil (a 4xx drops)", err)
 	}
-	reqs := b.requests()
-	if len(reqs) != 2 || string(reqs[1].body) != json2+"\n" {
+	reqs := b.Requests()
+	if len(reqs) != 2 || string(reqs[1].Body) != json2+"\n" {
 		t.Fatalf("%d requests, want the rejected one then the rest", len(reqs))
 	}
 	if got := counter(set, `sluice_collector_sink_events_dropped_total{sink="out",reason="rejected"}`); got != 2 {
@@ -376,17 +281,17 @@ func TestWriteRejectedIsDropped(t *testing.T) {
 }
 
 func TestWriteContextCancel(t *testing.T) {
-	b := newBackend(t, reply{code: 503})
+	b := newBackend(t, reply{Code: 503})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	b.onReq = func(n int) {
+	b.OnRequest = func(n int) {
 		if n == 3 {
 			cancel()
 		}
 	}
 	r := fastRetry
 	r.MaxElapsed = config.Duration(time.Hour)
-	s, _, _ := testSink(t, Config{URL: b.srv.URL, Batching: httpclient.Batching{Retry: r}})
+	s, _, _ := testSink(t, Config{URL: b.URL, Batching: httpclient.Batching{Retry: r}})
 	if err := s.Write(ctx, testEvents()); !errors.Is(err, context.Canceled) {
 		t.Errorf("Write = %v, want context.Canceled", err)
 	}
@@ -425,8 +330,8 @@ func TestValidate(t *testing.T) {
 }
 
 func TestErrorsHidePassword(t *testing.T) {
-	b := newBackend(t, reply{code: 400, body: "bad"}, reply{code: 503, body: "down"})
-	url := strings.Replace(b.srv.URL, "http://", "http://user:secret@", 1)
+	b := newBackend(t, reply{Code: 400, Body: "bad"}, reply{Code: 503, Body: "down"})
+	url := strings.Replace(b.URL, "http://", "http://user:secret@", 1)
 	r := fastRetry
 	r.MaxElapsed = config.Duration(5 * time.Millisecond)
 	s, _, logs := testSink(t, Config{URL: url, Batching: httpclient.Batching{Retry: r}})
@@ -437,7 +342,7 @@ func TestErrorsHidePassword(t *testing.T) {
 	if err == nil {
 		t.Fatal("second Write succeeded, want an error")
 	}
-	if got := b.requests()[0].header.Get("Authorization"); got != "Basic dXNlcjpzZWNyZXQ=" {
+	if got := b.Requests()[0].Header.Get("Authorization"); got != "Basic dXNlcjpzZWNyZXQ=" {
 		t.Errorf("Authorization %q, want the URL's user", got)
 	}
 	for what, text := range map[string]string{"error": err.Error(), "log": logs.String()} {

@@ -2,17 +2,12 @@ package loki
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,78 +18,18 @@ import (
 	"github.com/sluicehq/sluice/pipelines/config"
 	"github.com/sluicehq/sluice/pipelines/event"
 	"github.com/sluicehq/sluice/pipelines/httpclient"
+	"github.com/sluicehq/sluice/pipelines/httpclient/httpclienttest"
 )
 
-// request is what the fake Loki received.
-type request struct {
-	method, path string
-	header       http.Header
-	body         []byte // decompressed
-	wireBytes    int
-}
+// The shared fake backend and helpers, under the names these tests use.
+type reply = httpclienttest.Reply
 
-// reply is what the fake Loki answers, in order; once the script is
-// used up it answers 204.
-type reply struct {
-	code       int
-	retryAfter string
-	body       string
-}
+var counter = httpclienttest.Counter
 
-type fakeLoki struct {
-	t      *testing.T
-	srv    *httptest.Server
-	mu     sync.Mutex
-	reqs   []request
-	script []reply
-	onReq  func(n int) // called with the request count, before answering
-}
-
-func newFakeLoki(t *testing.T, script ...reply) *fakeLoki {
-	f := &fakeLoki{t: t, script: script}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *fakeLoki) serve(w http.ResponseWriter, r *http.Request) {
-	raw, err := io.ReadAll(r.Body)
-	if err != nil {
-		f.t.Errorf("read body: %v", err)
-	}
-	body := raw
-	if r.Header.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(bytes.NewReader(raw))
-		if err != nil {
-			f.t.Errorf("gunzip: %v", err)
-			return
-		}
-		if body, err = io.ReadAll(zr); err != nil {
-			f.t.Errorf("gunzip: %v", err)
-		}
-	}
-	f.mu.Lock()
-	f.reqs = append(f.reqs, request{r.Method, r.URL.Path, r.Header.Clone(), body, len(raw)})
-	n := len(f.reqs)
-	rep := reply{code: http.StatusNoContent}
-	if n <= len(f.script) {
-		rep = f.script[n-1]
-	}
-	f.mu.Unlock()
-	if f.onReq != nil {
-		f.onReq(n)
-	}
-	if rep.retryAfter != "" {
-		w.Header().Set("Retry-After", rep.retryAfter)
-	}
-	w.WriteHeader(rep.code)
-	_, _ = io.WriteString(w, rep.body)
-}
-
-func (f *fakeLoki) requests() []request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]request(nil), f.reqs...)
+// newFakeLoki starts a backend that answers the replies of script in
+// order, then 204 as Loki does.
+func newFakeLoki(t *testing.T, script ...reply) *httpclienttest.Backend {
+	return httpclienttest.NewBackend(t, append(script, reply{Code: http.StatusNoContent})...)
 }
 
 // testSink builds a sink named "loki" with fast retries.
@@ -103,25 +38,7 @@ func testSink(t *testing.T, cfg Config) (*Sink, *metrics.Set, *bytes.Buffer) {
 	if cfg.Retry == (config.Retry{}) {
 		cfg.Retry = config.Retry{InitialBackoff: config.Duration(time.Millisecond), MaxBackoff: config.Duration(5 * time.Millisecond), MaxElapsed: config.Duration(time.Minute)}
 	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
-	set := metrics.NewSet()
-	var logs bytes.Buffer
-	s, err := New(cfg, component.Settings{Name: "loki", Logger: slog.New(slog.NewTextHandler(&logs, nil)), Metrics: set})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(context.Background()); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return s, set, &logs
-}
-
-func counter(set *metrics.Set, name string) uint64 {
-	return set.GetOrCreateCounter(name).Get()
+	return httpclienttest.Start(t, "loki", cfg.Validate, func(set component.Settings) (*Sink, error) { return New(cfg, set) })
 }
 
 var t0 = time.Unix(1700000000, 0)
@@ -133,7 +50,7 @@ func logEvent(msg string, at time.Time, meta map[string]string) *event.Event {
 func TestWritePushFormat(t *testing.T) {
 	f := newFakeLoki(t)
 	s, set, _ := testSink(t, Config{
-		URL:      f.srv.URL,
+		URL:      f.URL,
 		TenantID: "team-a",
 		Batching: httpclient.Batching{HTTPClient: config.HTTPClient{BasicAuth: &config.BasicAuth{Username: "u", Password: "p"}, Headers: map[string]string{"X-Extra": "1"}}},
 	})
@@ -153,7 +70,7 @@ func TestWritePushFormat(t *testing.T) {
 	if err := s.Write(context.Background(), events); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
-	reqs := f.requests()
+	reqs := f.Requests()
 	if len(reqs) != 1 {
 		t.Fatalf("got %d requests, want 1", len(reqs))
 	}
@@ -166,20 +83,20 @@ func TestWritePushFormat(t *testing.T) {
 		`["1700000003000000000","third"]]},` +
 		`{"stream":{"host":"db-1","source":"app"},"values":[["1700000002000000000","db line"]]},` +
 		`{"stream":{"host":"web-1"},"values":[["1700000000500000000","host only"]]}]}`
-	if string(r.body) != want {
-		t.Errorf("body:\n got %s\nwant %s", r.body, want)
+	if string(r.Body) != want {
+		t.Errorf("body:\n got %s\nwant %s", r.Body, want)
 	}
-	if !json.Valid(r.body) {
+	if !json.Valid(r.Body) {
 		t.Errorf("body is not valid JSON")
 	}
 	checks := map[string]string{
-		"method":        r.method,
-		"path":          r.path,
-		"Content-Type":  r.header.Get("Content-Type"),
-		"X-Scope-OrgID": r.header.Get("X-Scope-OrgID"),
-		"Authorization": r.header.Get("Authorization"),
-		"X-Extra":       r.header.Get("X-Extra"),
-		"encoding":      r.header.Get("Content-Encoding"),
+		"method":        r.Method,
+		"path":          r.Path,
+		"Content-Type":  r.Header.Get("Content-Type"),
+		"X-Scope-OrgID": r.Header.Get("X-Scope-OrgID"),
+		"Authorization": r.Header.Get("Authorization"),
+		"X-Extra":       r.Header.Get("X-Extra"),
+		"encoding":      r.Header.Get("Content-Encoding"),
 	}
 	wantChecks := map[string]string{
 		"method":        "POST",
@@ -195,25 +112,21 @@ func TestWritePushFormat(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, checks[k], w)
 		}
 	}
-	for name, want := range map[string]uint64{
+	httpclienttest.CheckCounters(t, set, map[string]uint64{
 		`sluice_collector_sink_events_dropped_total{sink="loki",reason="not_logs"}`:  1,
 		`sluice_collector_sink_events_dropped_total{sink="loki",reason="no_labels"}`: 1,
 		`sluice_collector_sink_events_dropped_total{sink="loki",reason="rejected"}`:  0,
 		`sluice_collector_sink_requests_total{sink="loki",code="204"}`:               1,
 		`sluice_collector_sink_retries_total{sink="loki"}`:                           0,
 		`sluice_collector_sink_sent_bytes_total{sink="loki"}`:                        uint64(len(want)),
-	} {
-		if got := counter(set, name); got != want {
-			t.Errorf("%s = %d, want %d", name, got, want)
-		}
-	}
+	})
 
 	// The same batch again (the collector's retry) pushes the same body.
 	if err := s.Write(context.Background(), events); err != nil {
 		t.Fatalf("second Write: %v", err)
 	}
-	if reqs = f.requests(); len(reqs) != 2 || string(reqs[1].body) != want {
-		t.Errorf("second Write: %d requests, body %s", len(reqs), reqs[len(reqs)-1].body)
+	if reqs = f.Requests(); len(reqs) != 2 || string(reqs[1].Body) != want {
+		t.Errorf("second Write: %d requests, body %s", len(reqs), reqs[len(reqs)-1].Body)
 	}
 }
 
@@ -252,20 +165,20 @@ func TestWriteEncodings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeLoki(t)
-			tt.cfg.URL = f.srv.URL + "/loki/api/v1/push"
+			tt.cfg.URL = f.URL + "/loki/api/v1/push"
 			s, _, _ := testSink(t, tt.cfg)
 			if err := s.Write(context.Background(), []*event.Event{bare, ev}); err != nil {
 				t.Fatalf("Write: %v", err)
 			}
-			reqs := f.requests()
+			reqs := f.Requests()
 			if len(reqs) != 1 {
 				t.Fatalf("got %d requests, want 1", len(reqs))
 			}
-			if got := string(reqs[0].body); got != tt.want {
+			if got := string(reqs[0].Body); got != tt.want {
 				t.Errorf("body:\n got %s\nwant %s", got, tt.want)
 			}
-			if reqs[0].path != PushPath {
-				t.Errorf("path %q, want %q", reqs[0].path, PushPath)
+			if reqs[0].Path != PushPath {
+				t.Errorf("path %q, want %q", reqs[0].Path, PushPath)
 			}
 		})
 	}
@@ -273,64 +186,60 @@ func TestWriteEncodings(t *testing.T) {
 
 func TestWriteGzipAndBearer(t *testing.T) {
 	f := newFakeLoki(t)
-	s, set, _ := testSink(t, Config{URL: f.srv.URL + "/prefix/", Batching: httpclient.Batching{Compression: "gzip", HTTPClient: config.HTTPClient{BearerToken: "tok"}}})
+	s, set, _ := testSink(t, Config{URL: f.URL + "/prefix/", Batching: httpclient.Batching{Compression: "gzip", HTTPClient: config.HTTPClient{BearerToken: "tok"}}})
 	if err := s.Write(context.Background(), []*event.Event{logEvent("zipped", t0, map[string]string{"host": "h"})}); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
-	reqs := f.requests()
+	reqs := f.Requests()
 	if len(reqs) != 1 {
 		t.Fatalf("got %d requests, want 1", len(reqs))
 	}
 	r := reqs[0]
 	want := `{"streams":[{"stream":{"host":"h"},"values":[["1700000000000000000","zipped"]]}]}`
-	if string(r.body) != want {
-		t.Errorf("body %s, want %s", r.body, want)
+	if string(r.Body) != want {
+		t.Errorf("body %s, want %s", r.Body, want)
 	}
-	if got := r.header.Get("Content-Encoding"); got != "gzip" {
+	if got := r.Header.Get("Content-Encoding"); got != "gzip" {
 		t.Errorf("Content-Encoding %q", got)
 	}
-	if got := r.header.Get("Authorization"); got != "Bearer tok" {
+	if got := r.Header.Get("Authorization"); got != "Bearer tok" {
 		t.Errorf("Authorization %q", got)
 	}
-	if r.path != "/prefix/loki/api/v1/push" {
-		t.Errorf("path %q", r.path)
+	if r.Path != "/prefix/loki/api/v1/push" {
+		t.Errorf("path %q", r.Path)
 	}
-	if got := counter(set, `sluice_collector_sink_sent_bytes_total{sink="loki"}`); got != uint64(r.wireBytes) {
-		t.Errorf("sent bytes %d, want the %d compressed bytes", got, r.wireBytes)
+	if got := counter(set, `sluice_collector_sink_sent_bytes_total{sink="loki"}`); got != uint64(r.WireBytes) {
+		t.Errorf("sent bytes %d, want the %d compressed bytes", got, r.WireBytes)
 	}
 }
 
 func TestWriteRetries(t *testing.T) {
 	f := newFakeLoki(t,
-		reply{code: 500, body: "ingester down"},
-		reply{code: 429, retryAfter: "0", body: "slow down"},
-		reply{code: 503},
+		reply{Code: 500, Body: "ingester down"},
+		reply{Code: 429, RetryAfter: "0", Body: "slow down"},
+		reply{Code: 503},
 	)
-	s, set, _ := testSink(t, Config{URL: f.srv.URL})
+	s, set, _ := testSink(t, Config{URL: f.URL})
 	events := []*event.Event{logEvent("a", t0, map[string]string{"host": "h"})}
 	if err := s.Write(context.Background(), events); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
-	reqs := f.requests()
+	reqs := f.Requests()
 	if len(reqs) != 4 {
 		t.Fatalf("got %d requests, want 4", len(reqs))
 	}
 	for i, r := range reqs[1:] {
-		if !bytes.Equal(r.body, reqs[0].body) {
-			t.Errorf("retry %d sent %s, want %s", i+1, r.body, reqs[0].body)
+		if !bytes.Equal(r.Body, reqs[0].Body) {
+			t.Errorf("retry %d sent %s, want %s", i+1, r.Body, reqs[0].Body)
 		}
 	}
-	for name, want := range map[string]uint64{
+	httpclienttest.CheckCounters(t, set, map[string]uint64{
 		`sluice_collector_sink_retries_total{sink="loki"}`:             3,
 		`sluice_collector_sink_requests_total{sink="loki",code="500"}`: 1,
 		`sluice_collector_sink_requests_total{sink="loki",code="429"}`: 1,
 		`sluice_collector_sink_requests_total{sink="loki",code="503"}`: 1,
 		`sluice_collector_sink_requests_total{sink="loki",code="204"}`: 1,
-	} {
-		if got := counter(set, name); got != want {
-			t.Errorf("%s = %d, want %d", name, got, want)
-		}
-	}
+	})
 }
 
 func TestWriteGivesUp(t *testing.T) {
@@ -343,7 +252,7 @@ func TestWriteGivesUp(t *testing.T) {
 	}{
 		{
 			name:     "5xx until max_elapsed",
-			script:   []reply{{code: 502, body: "bad gateway"}, {code: 502, body: "bad gateway"}, {code: 502, body: "bad gateway"}, {code: 502, body: "bad gateway"}, {code: 502, body: "bad gateway"}, {code: 502, body: "bad gateway"}},
+			script:   []reply{{Code: 502, Body: "bad gateway"}, {Code: 502, Body: "bad gateway"}, {Code: 502, Body: "bad gateway"}, {Code: 502, Body: "bad gateway"}, {Code: 502, Body: "bad gateway"}, {Code: 502, Body: "bad gateway"}},
 			elapsed:  20 * time.Millisecond,
 			attempts: 0, // as many as fit
 			errHas:   "502 Bad Gateway: bad gateway",
@@ -352,7 +261,7 @@ func TestWriteGivesUp(t *testing.T) {
 			// Retry-After asks for longer than max_elapsed allows: no
 			// point waiting.
 			name:     "Retry-After beyond max_elapsed",
-			script:   []reply{{code: 429, retryAfter: "3600", body: "rate limited"}},
+			script:   []reply{{Code: 429, RetryAfter: "3600", Body: "rate limited"}},
 			elapsed:  time.Minute,
 			attempts: 1,
 			errHas:   "gave up after 1 attempts",
@@ -360,20 +269,18 @@ func TestWriteGivesUp(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeLoki(t, tt.script...)
-			// Every request past the script fails too.
-			for range 1000 {
-				f.script = append(f.script, tt.script[len(tt.script)-1])
-			}
-			s, _, _ := testSink(t, Config{URL: f.srv.URL, Batching: httpclient.Batching{Retry: config.Retry{InitialBackoff: config.Duration(time.Millisecond), MaxBackoff: config.Duration(2 * time.Millisecond), MaxElapsed: config.Duration(tt.elapsed)}}})
+			// Every request past the script fails too: the backend
+			// answers the script's last reply again.
+			f := httpclienttest.NewBackend(t, tt.script...)
+			s, _, _ := testSink(t, Config{URL: f.URL, Batching: httpclient.Batching{Retry: config.Retry{InitialBackoff: config.Duration(time.Millisecond), MaxBackoff: config.Duration(2 * time.Millisecond), MaxElapsed: config.Duration(tt.elapsed)}}})
 			err := s.Write(context.Background(), []*event.Event{logEvent("a", t0, map[string]string{"host": "h"})})
 			if err == nil {
 				t.Fatal("Write succeeded, want an error")
 			}
-			if !strings.Contains(err.Error(), tt.errHas) || !strings.Contains(err.Error(), f.srv.URL+PushPath) {
+			if !strings.Contains(err.Error(), tt.errHas) || !strings.Contains(err.Error(), f.URL+PushPath) {
 				t.Errorf("error %q does not name the URL and %q", err, tt.errHas)
 			}
-			n := len(f.requests())
+			n := len(f.Requests())
 			if tt.attempts > 0 && n != tt.attempts {
 				t.Errorf("%d attempts, want %d", n, tt.attempts)
 			}
@@ -385,13 +292,13 @@ func TestWriteGivesUp(t *testing.T) {
 }
 
 func TestWriteRejectedIsDropped(t *testing.T) {
-	f := newFakeLoki(t, reply{code: 400, body: "entry for stream '{host=\"h\"}' has timestamp too old"})
-	s, set, logs := testSink(t, Config{URL: f.srv.URL})
+	f := newFakeLoki(t, reply{Code: 400, Body: "entry for stream '{host=\"h\"}' has timestamp too old"})
+	s, set, logs := testSink(t, Config{URL: f.URL})
 	events := []*event.Event{logEvent("a", t0, map[string]string{"host": "h"}), logEvent("b", t0, map[string]string{"host": "h"})}
 	if err := s.Write(context.Background(), events); err != nil {
 		t.Fatalf("Write: %v, want nil (a 4xx drops)", err)
 	}
-	if n := len(f.requests()); n != 1 {
+	if n := len(f.Requests()); n != 1 {
 		t.Errorf("%d requests, want 1 (a 400 is not retried)", n)
 	}
 	if got := counter(set, `sluice_collector_sink_events_dropped_total{sink="loki",reason="rejected"}`); got != 2 {
@@ -406,18 +313,15 @@ func TestWriteRejectedIsDropped(t *testing.T) {
 }
 
 func TestWriteContextCancel(t *testing.T) {
-	f := newFakeLoki(t)
-	for range 100 {
-		f.script = append(f.script, reply{code: 503})
-	}
+	f := httpclienttest.NewBackend(t, reply{Code: 503}) // to every push
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	f.onReq = func(n int) {
+	f.OnRequest = func(n int) {
 		if n == 2 {
 			cancel()
 		}
 	}
-	s, _, _ := testSink(t, Config{URL: f.srv.URL, Batching: httpclient.Batching{Retry: config.Retry{InitialBackoff: config.Duration(time.Millisecond), MaxBackoff: config.Duration(time.Millisecond), MaxElapsed: config.Duration(time.Hour)}}})
+	s, _, _ := testSink(t, Config{URL: f.URL, Batching: httpclient.Batching{Retry: config.Retry{InitialBackoff: config.Duration(time.Millisecond), MaxBackoff: config.Duration(time.Millisecond), MaxElapsed: config.Duration(time.Hour)}}})
 	err := s.Write(ctx, []*event.Event{logEvent("a", t0, map[string]string{"host": "h"})})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Write = %v, want context.Canceled", err)
@@ -427,7 +331,7 @@ func TestWriteContextCancel(t *testing.T) {
 func TestWriteSplitsByBatchBytes(t *testing.T) {
 	f := newFakeLoki(t)
 	const batch = 400
-	s, set, _ := testSink(t, Config{URL: f.srv.URL, Batching: httpclient.Batching{BatchBytes: batch}})
+	s, set, _ := testSink(t, Config{URL: f.URL, Batching: httpclient.Batching{BatchBytes: batch}})
 	var events []*event.Event
 	type line struct{ host, msg string }
 	var want []line
@@ -447,7 +351,7 @@ func TestWriteSplitsByBatchBytes(t *testing.T) {
 	if err := s.Write(context.Background(), events); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
-	reqs := f.requests()
+	reqs := f.Requests()
 	if len(reqs) < 3 {
 		t.Fatalf("%d pushes, want several", len(reqs))
 	}
@@ -460,12 +364,12 @@ func TestWriteSplitsByBatchBytes(t *testing.T) {
 				Values [][]string        `json:"values"`
 			} `json:"streams"`
 		}
-		if err := json.Unmarshal(r.body, &p); err != nil {
-			t.Fatalf("push %d: %v: %s", i, err, r.body)
+		if err := json.Unmarshal(r.Body, &p); err != nil {
+			t.Fatalf("push %d: %v: %s", i, err, r.Body)
 		}
-		oversized := strings.Contains(string(r.body), big.Message())
-		if len(r.body) > batch && !(oversized && len(p.Streams) == 1 && len(p.Streams[0].Values) == 1) {
-			t.Errorf("push %d is %d bytes > batch_bytes %d and not a lone oversized entry", i, len(r.body), batch)
+		oversized := strings.Contains(string(r.Body), big.Message())
+		if len(r.Body) > batch && !(oversized && len(p.Streams) == 1 && len(p.Streams[0].Values) == 1) {
+			t.Errorf("push %d is %d bytes > batch_bytes %d and not a lone oversized entry", i, len(r.Body), batch)
 		}
 		for _, st := range p.Streams {
 			for _, v := range st.Values {
@@ -494,11 +398,8 @@ func TestWriteSplitsByBatchBytes(t *testing.T) {
 // A push that fails stops the Write: later pushes are not sent, and the
 // error goes back to the collector, which sends the whole batch again.
 func TestWriteSplitStopsAtFailure(t *testing.T) {
-	f := newFakeLoki(t, reply{code: 204}, reply{code: 500}, reply{code: 500}, reply{code: 500}, reply{code: 500})
-	for range 1000 {
-		f.script = append(f.script, reply{code: 500})
-	}
-	s, _, _ := testSink(t, Config{URL: f.srv.URL, Batching: httpclient.Batching{BatchBytes: 120, Retry: config.Retry{InitialBackoff: config.Duration(time.Millisecond), MaxBackoff: config.Duration(time.Millisecond), MaxElapsed: config.Duration(10 * time.Millisecond)}}})
+	f := httpclienttest.NewBackend(t, reply{Code: 204}, reply{Code: 500}) // then 500 to every push
+	s, _, _ := testSink(t, Config{URL: f.URL, Batching: httpclient.Batching{BatchBytes: 120, Retry: config.Retry{InitialBackoff: config.Duration(time.Millisecond), MaxBackoff: config.Duration(time.Millisecond), MaxElapsed: config.Duration(10 * time.Millisecond)}}})
 	var events []*event.Event
 	for i := range 6 {
 		events = append(events, logEvent(fmt.Sprintf("line %d", i), t0.Add(time.Duration(i)), map[string]string{"host": "h"}))
@@ -506,11 +407,11 @@ func TestWriteSplitStopsAtFailure(t *testing.T) {
 	if err := s.Write(context.Background(), events); err == nil {
 		t.Fatal("Write succeeded, want the second push's error")
 	}
-	reqs := f.requests()
-	if len(reqs) < 2 || !bytes.Equal(reqs[len(reqs)-1].body, reqs[1].body) {
+	reqs := f.Requests()
+	if len(reqs) < 2 || !bytes.Equal(reqs[len(reqs)-1].Body, reqs[1].Body) {
 		t.Fatalf("the retried push changed, or no second push")
 	}
-	if bytes.Equal(reqs[0].body, reqs[1].body) {
+	if bytes.Equal(reqs[0].Body, reqs[1].Body) {
 		t.Errorf("second push repeats the first")
 	}
 }

@@ -135,6 +135,24 @@ func run(t *testing.T, s *scrape.Scraper, e source.Emitter) func() {
 }
 
 // decode decodes a record's body, checking its key and properties.
+// firstGood returns the first scrape c received whose up is 1, decoded:
+// tests scrape every 100ms with a timeout as long, which a loaded
+// machine can miss once.
+func (c *collector) firstGood(t *testing.T) map[string]float64 {
+	t.Helper()
+	for n := 1; ; n++ {
+		got := decode(t, c.waitRecords(t, n)[n-1])
+		for k, v := range got {
+			if strings.Contains(k, `__name__="up"`) && v == 1 {
+				return got
+			}
+		}
+		if n == 20 {
+			t.Fatalf("20 scrapes without up 1; the last: %v", got)
+		}
+	}
+}
+
 func decode(t *testing.T, r source.Record) map[string]float64 {
 	t.Helper()
 	if got := r.Properties[source.PropContentType]; got != source.ContentTypeWriteRequest {

@@ -94,7 +94,7 @@ func TestScrapeOpenMetrics(t *testing.T) {
 	ep := newEndpoint(t, "application/openmetrics-text; version=1.0.0; charset=utf-8", body)
 	c := newCollector()
 	run(t, newScraper(t, scrape.Config{Job: "om", Targets: []string{ep.addr()}}), c)
-	got := decode(t, c.waitRecords(t, 1)[0])
+	got := c.firstGood(t)
 	tl := []string{"instance", ep.addr(), "job", "om"}
 	for k, v := range map[string]float64{
 		series(append(tl, "__name__", "jobs_total", "kind", "a")...): 4,
@@ -151,7 +151,7 @@ func TestMetricRelabeling(t *testing.T) {
 		},
 	}
 	run(t, newScraper(t, cfg), c)
-	got := decode(t, c.waitRecords(t, 1)[0])
+	got := c.firstGood(t)
 	tl := []string{"instance", ep.addr(), "job", "app"}
 	want := map[string]float64{
 		series(append(tl, "__name__", "keep_me", "a", "x")...):                     1,
@@ -169,7 +169,7 @@ func TestMetricRelabeling(t *testing.T) {
 		{Action: relabel.Keep, SourceLabels: []model.LabelName{"__name__"}, Regex: relabel.MustNewRegexp("keep_me"), Separator: ";"},
 	}
 	run(t, newScraper(t, cfg), c2)
-	got = decode(t, c2.waitRecords(t, 1)[0])
+	got = c2.firstGood(t)
 	if _, ok := got[series(append(tl, "__name__", "keep_me", "a", "x")...)]; !ok || len(got) != 5 {
 		t.Errorf("keep: got %v", got)
 	}
@@ -180,7 +180,7 @@ func TestHonorLabels(t *testing.T) {
 	for _, honor := range []bool{false, true} {
 		c := newCollector()
 		stop := run(t, newScraper(t, scrape.Config{Targets: []string{ep.addr()}, HonorLabels: honor}), c)
-		got := decode(t, c.waitRecords(t, 1)[0])
+		got := c.firstGood(t)
 		stop()
 		want := series("__name__", "m", "job", "app", "instance", ep.addr(),
 			"exported_job", "e", "exported_exported_job", "theirs", "exported_instance", "i")

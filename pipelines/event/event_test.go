@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -198,5 +199,37 @@ func BenchmarkAppendString(b *testing.B) {
 				buf = AppendString(buf[:0], s)
 			}
 		})
+	}
+}
+
+// Whatever the string, AppendString writes a JSON string that decodes to
+// what encoding/json's own encoding of it decodes to (invalid UTF-8
+// replaced byte by byte): lengths around the 8-byte steps, and bytes
+// that need escaping at every position, tails included.
+func TestAppendStringRoundTrips(t *testing.T) {
+	alphabet := []string{"a", "b", "Z", " ", "~", `"`, `\`, "\n", "\t", "\x00", "\x1f", "\x7f", "é", "日", "\xff", "\xe6\x97", "\u2028", "<"}
+	rnd := rand.New(rand.NewPCG(5, 6))
+	for range 100000 {
+		var b strings.Builder
+		for n := rnd.IntN(40); b.Len() < n; {
+			if rnd.IntN(4) == 0 {
+				b.WriteString(alphabet[rnd.IntN(len(alphabet))])
+			} else {
+				b.WriteByte(byte('a' + rnd.IntN(26)))
+			}
+		}
+		s := b.String()
+		var got, want string
+		out := AppendString(nil, s)
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("AppendString(%q) = %s: not JSON: %v", s, out, err)
+		}
+		ref, _ := json.Marshal(s)
+		if err := json.Unmarshal(ref, &want); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("AppendString(%q) = %s decodes to %q, want %q", s, out, got, want)
+		}
 	}
 }

@@ -266,21 +266,35 @@ func unsafe8(s string) uint64 {
 	return (bad | x) & highs
 }
 
+// skipSafe returns the offset of the first byte of s from i on that
+// needs escaping, or len(s), testing 8 bytes at a time: most bytes need
+// none. Once fewer than 8 are left, it tests the last 8 of s, whose
+// bytes before i are known safe and so mark nothing (nor borrow); only
+// a string shorter than 8 is left to the caller's byte loop.
+func skipSafe(s string, i int) int {
+	for i+8 <= len(s) {
+		if m := unsafe8(s[i:]); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	if i < len(s) && len(s) >= 8 {
+		w := len(s) - 8
+		m := unsafe8(s[w:]) >> (8 * (i - w))
+		if m == 0 {
+			return len(s)
+		}
+		return i + bits.TrailingZeros64(m)>>3
+	}
+	return i
+}
+
 // AppendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
 func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		// Most bytes need no escaping: skip them 8 at a time, to the
-		// first that does.
-		for i+8 <= len(s) {
-			if m := unsafe8(s[i:]); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
-		if i == len(s) {
+		if i = skipSafe(s, i); i == len(s) {
 			break
 		}
 		c := s[i]

@@ -134,6 +134,12 @@ type topicState struct {
 	name   string
 	queues int    // 0 until known
 	sticky uint32 // the queue of messages without a key
+	// lastKey went to queue lastQueue of lastQueues: consecutive messages
+	// tend to share a key (the lines of a file), and hashing it for each
+	// was 3% of an agent's CPU.
+	lastKey    string
+	lastQueue  uint32
+	lastQueues int
 	// Messages wait here while the queue count is looked up.
 	waiting  []waitingMsg
 	resolved chan struct{} // non-nil while a lookup runs; closed when it ends
@@ -225,7 +231,11 @@ func (c *Client) NewProducer(cfg ProducerConfig) (*Producer, error) {
 // return makes). msg.Body is not retained after SendAsync returns.
 func (p *Producer) SendAsync(msg Message, cb func(Result, error)) {
 	a := ack{cb: cb}
-	if err := p.enqueue(context.Background(), &msg, a, time.Now().UnixMilli()); err != nil {
+	now := int64(0) // only for a message without BornAt: time.Now per message was 5% of an agent's CPU
+	if msg.BornAt.IsZero() {
+		now = time.Now().UnixMilli()
+	}
+	if err := p.enqueue(context.Background(), &msg, a, now); err != nil {
 		a.deliver(Result{Topic: msg.Topic}, err)
 		return
 	}

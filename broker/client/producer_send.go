@@ -66,7 +66,11 @@ var builderPool = sync.Pool{New: func() any { return new(protocol.BatchBuilder) 
 func (p *Producer) addLocked(t *topicState, m *Message, a ack, size, bornMs int64) {
 	q := t.sticky
 	if m.Key != "" {
-		q = uint32(protocol.KeyHash(t.name, m.Key) % uint64(t.queues))
+		if m.Key != t.lastKey || t.lastQueues != t.queues || t.lastKey == "" {
+			t.lastKey, t.lastQueues = m.Key, t.queues
+			t.lastQueue = uint32(protocol.KeyHash(t.name, m.Key) % uint64(t.queues))
+		}
+		q = t.lastQueue
 	}
 	pt := p.partLocked(t.name, q)
 	deliverAt := timeToMs(m.DeliverAt)

@@ -111,7 +111,9 @@ func TestProducerKeyPicksQueue(t *testing.T) {
 	var msgs []Message
 	for round := range 3 {
 		for k := range 40 {
-			msgs = append(msgs, Message{Topic: "t", Key: fmt.Sprint("key-", k), Body: []byte(fmt.Sprint(round))})
+			for range 1 + k%2 { // runs of one key too: the producer remembers the last key's queue
+				msgs = append(msgs, Message{Topic: "t", Key: fmt.Sprint("key-", k), Body: []byte(fmt.Sprint(round))})
+			}
 		}
 	}
 	res, err := p.Send(context.Background(), msgs...)

@@ -179,8 +179,7 @@ func (m *Message) sharedAsIs() bool {
 	if m.Extra.Name == "" {
 		return true
 	}
-	_, overridden := m.Shared.m[m.Extra.Name]
-	return !overridden
+	return !m.Shared.has(m.Extra.Name)
 }
 
 // rangeShared calls fn for the properties of Shared that Properties and
@@ -200,9 +199,10 @@ func (m *Message) rangeShared(fn func(k, v string)) {
 // Props is a set of properties encoded once for the many messages that
 // share it (Message.Shared). It is immutable.
 type Props struct {
-	m   map[string]string
-	n   int
-	enc []byte
+	m     map[string]string
+	names []string
+	n     int
+	enc   []byte
 }
 
 // NewProps returns the properties of m, which it copies.
@@ -210,10 +210,27 @@ func NewProps(m map[string]string) *Props {
 	p := &Props{m: make(map[string]string, len(m)), n: len(m)}
 	for k, v := range m {
 		p.m[k] = v
+		p.names = append(p.names, k)
 		p.enc = appendStr(p.enc, k)
 		p.enc = appendStr(p.enc, v)
 	}
 	return p
+}
+
+// has reports whether name is one of the properties. It is asked once
+// per message sent with Extra: a scan of a few names, comparing lengths
+// first, costs less than hashing the name.
+func (p *Props) has(name string) bool {
+	if len(p.names) > 8 {
+		_, ok := p.m[name]
+		return ok
+	}
+	for _, k := range p.names {
+		if len(k) == len(name) && k == name {
+			return true
+		}
+	}
+	return false
 }
 
 // Get returns the property name ("" if there is none).

@@ -461,3 +461,21 @@ func TestMessageID(t *testing.T) {
 		}
 	}
 }
+
+func TestPropsHas(t *testing.T) {
+	for _, n := range []int{0, 3, 12} {
+		m := map[string]string{}
+		for i := range n {
+			m[fmt.Sprint("name", i)] = "v"
+		}
+		p := NewProps(m)
+		for i := range n {
+			if !p.has(fmt.Sprint("name", i)) {
+				t.Errorf("%d props: name%d not found", n, i)
+			}
+		}
+		if p.has("name") || p.has(fmt.Sprint("name", n)) || p.has("") {
+			t.Errorf("%d props: a name it lacks is found", n)
+		}
+	}
+}

@@ -1,0 +1,53 @@
+package event
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// A JSONEncoder writes exactly what AppendJSON writes, whatever the
+// sequence of events: the same names, names added, removed or swapped
+// for others of the same count, meta or not, metrics between logs.
+func TestJSONEncoderMatchesAppendJSON(t *testing.T) {
+	names := []string{"a", "b", "level", "msg", "timestamp", "z", "日本", "n1", "n2"}
+	rnd := rand.New(rand.NewPCG(9, 10))
+	var enc JSONEncoder
+	for i := range 20000 {
+		var e *Event
+		if rnd.IntN(50) == 0 {
+			e = &Event{Kind: KindMetric, Time: time.UnixMilli(int64(i))}
+		} else {
+			e = NewLog(fmt.Sprint("line ", i), time.UnixMilli(int64(i)), nil)
+			for range rnd.IntN(4) + rnd.IntN(2)*14 { // sometimes over the 16 names it remembers
+				e.Fields[names[rnd.IntN(len(names))]+fmt.Sprint(rnd.IntN(1+rnd.IntN(20)))] = float64(i)
+			}
+			if rnd.IntN(3) > 0 {
+				e.Meta = map[string]string{"host": "h", "file": fmt.Sprint("f", rnd.IntN(2))}
+				if rnd.IntN(2) == 0 {
+					e.Meta[names[rnd.IntN(len(names))]] = "x"
+				}
+			}
+		}
+		want := string(AppendJSON(nil, e))
+		if got := string(enc.Append(nil, e)); got != want {
+			t.Fatalf("event %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+}
+
+func BenchmarkJSONEncoder(b *testing.B) {
+	e := NewLog("GET /api/v1/orders 200 12ms", time.Now(), map[string]string{"host": "h1", "file": "/var/log/a.log", "topic": "logs"})
+	e.Fields["level"] = "info"
+	e.Fields["service"] = "checkout"
+	e.Fields["latency_ms"] = 12.5
+	e.Fields["status"] = 200.0
+	var enc JSONEncoder
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = enc.Append(buf[:0], e)
+	}
+	b.SetBytes(int64(len(buf)))
+}

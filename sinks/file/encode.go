@@ -169,7 +169,7 @@ func utcSpan(t time.Time, c *clock, u timeUnit) (start, end time.Time) {
 func (s *Sink) appendEvent(dst []byte, e *event.Event) []byte {
 	switch {
 	case s.json:
-		dst = event.AppendJSON(dst, e)
+		dst = s.enc.Append(dst, e)
 		return append(dst, '\n')
 	case e.Kind == event.KindMetric:
 		return appendSamples(dst, e)

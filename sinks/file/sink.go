@@ -48,6 +48,7 @@ type Sink struct {
 	index   map[string]int
 	pathBuf []byte
 	cache   pathCache
+	enc     event.JSONEncoder
 
 	mu     sync.Mutex
 	files  openFiles // guarded by mu

@@ -2,13 +2,13 @@ package file
 
 import (
 	"fmt"
-	"github.com/sluicehq/sluice/pipelines/template"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/sluicehq/sluice/pipelines/event"
+	"github.com/sluicehq/sluice/pipelines/template"
 )
 
 // pathTemplate is the parsed path: literal text, strftime conversions of

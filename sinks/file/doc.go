@@ -23,7 +23,8 @@
 //
 // # Encodings
 //
-// json (default): event.AppendJSON (written by an event.JSONEncoder) and "\n", for log and metric events.
+// json (default): event.AppendJSON (written by an event.JSONEncoder) and
+// "\n", for log and metric events.
 // text: a log event's message field and "\n" (a message with newlines
 // stays multi-line; a missing one is an empty line); a metric event as
 // one line per sample, `name{label="value",...} value timestamp_ms`, in

@@ -12,82 +12,47 @@ type JSONEncoder struct {
 }
 
 // Append appends e as AppendJSON does.
-func (enc *JSONEncoder) Append(dst []byte, e *Event) []byte {
-	if e.Kind != KindLog {
-		return AppendJSON(dst, e)
+func (enc *JSONEncoder) Append(dst []byte, e *Event) []byte { return appendEvent(dst, e, enc) }
+
+func (enc *JSONEncoder) fieldNames() *[]string {
+	if enc == nil {
+		return nil
 	}
-	dst = append(dst, '{')
-	if _, ok := e.Fields["timestamp"]; !ok {
-		dst = append(dst, `"timestamp":"`...)
-		dst = appendTime(dst, e.Time)
-		dst = append(dst, '"')
-	}
-	var vals [16]any
-	if known(enc.fields, e.Fields, vals[:0]) {
-		for i, k := range enc.fields {
-			if len(dst) > 1 {
-				dst = append(dst, ',')
-			}
-			dst = AppendString(dst, k)
-			dst = append(dst, ':')
-			dst = AppendValue(dst, vals[i])
-		}
-	} else {
-		var arr [16]field
-		fs := sortedFields(arr[:0], e.Fields)
-		enc.fields = enc.fields[:0]
-		for _, f := range fs {
-			enc.fields = append(enc.fields, f.k)
-			if len(dst) > 1 {
-				dst = append(dst, ',')
-			}
-			dst = AppendString(dst, f.k)
-			dst = append(dst, ':')
-			dst = AppendValue(dst, f.v)
-		}
-	}
-	if len(e.Meta) > 0 {
-		dst = append(dst, `,"meta":{`...)
-		var strs [16]string
-		if known(enc.meta, e.Meta, strs[:0]) {
-			for i, k := range enc.meta {
-				if i > 0 {
-					dst = append(dst, ',')
-				}
-				dst = AppendString(dst, k)
-				dst = append(dst, ':')
-				dst = AppendString(dst, strs[i])
-			}
-		} else {
-			var arr [16]pair
-			enc.meta = enc.meta[:0]
-			for i, p := range sortedPairs(arr[:0], e.Meta) {
-				enc.meta = append(enc.meta, p.k)
-				if i > 0 {
-					dst = append(dst, ',')
-				}
-				dst = AppendString(dst, p.k)
-				dst = append(dst, ':')
-				dst = AppendString(dst, p.v)
-			}
-		}
-		dst = append(dst, '}')
-	}
-	return append(dst, '}')
+	return &enc.fields
 }
 
-// known reports whether m has exactly the names keys, filling vals (a
-// stack array's slice, of room for 16) with their values in that order.
-func known[V any](keys []string, m map[string]V, vals []V) bool {
-	if len(keys) != len(m) || len(keys) == 0 || len(keys) > cap(vals) {
-		return false
+func (enc *JSONEncoder) metaNames() *[]string {
+	if enc == nil {
+		return nil
 	}
-	for _, k := range keys {
-		v, ok := m[k]
-		if !ok {
-			return false
+	return &enc.meta
+}
+
+// order appends m's entries to es sorted by name: in the order of names
+// when m has just those names, sorted otherwise, and then remembered in
+// names. A nil names sorts and remembers nothing.
+func order[V any](names *[]string, es []entry[V], m map[string]V) []entry[V] {
+	if names == nil {
+		return sorted(es, m)
+	}
+	if len(*names) == len(m) && len(m) <= cap(es) {
+		ok := true
+		for _, k := range *names {
+			var v V
+			if v, ok = m[k]; !ok {
+				break
+			}
+			es = append(es, entry[V]{k, v})
 		}
-		vals = append(vals, v)
+		if ok {
+			return es
+		}
+		es = es[:0]
 	}
-	return true
+	es = sorted(es, m)
+	*names = (*names)[:0]
+	for _, e := range es {
+		*names = append(*names, e.k)
+	}
+	return es
 }

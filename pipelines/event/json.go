@@ -39,7 +39,11 @@ func Format(v any) string {
 // "meta". A metric event is {"timestamp", "series": [{"labels": {...},
 // "samples": [[unix_ms, value], ...]}], "meta"}. Keys are sorted, so the
 // same event always encodes the same way.
-func AppendJSON(dst []byte, e *Event) []byte {
+func AppendJSON(dst []byte, e *Event) []byte { return appendEvent(dst, e, nil) }
+
+// appendEvent is AppendJSON; enc, if not nil, supplies and remembers the
+// order of the names.
+func appendEvent(dst []byte, e *Event, enc *JSONEncoder) []byte {
 	dst = append(dst, '{')
 	if _, ok := e.Fields["timestamp"]; !ok {
 		dst = append(dst, `"timestamp":"`...)
@@ -56,8 +60,8 @@ func AppendJSON(dst []byte, e *Event) []byte {
 		}
 		dst = append(dst, ']')
 	} else {
-		var arr [16]field
-		for _, f := range sortedFields(arr[:0], e.Fields) {
+		var arr [16]entry[any]
+		for _, f := range order(enc.fieldNames(), arr[:0], e.Fields) {
 			if len(dst) > 1 {
 				dst = append(dst, ',')
 			}
@@ -68,8 +72,8 @@ func AppendJSON(dst []byte, e *Event) []byte {
 	}
 	if len(e.Meta) > 0 {
 		dst = append(dst, `,"meta":{`...)
-		var arr [16]pair
-		for i, p := range sortedPairs(arr[:0], e.Meta) {
+		var arr [16]entry[string]
+		for i, p := range order(enc.metaNames(), arr[:0], e.Meta) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
@@ -107,45 +111,27 @@ func appendSeries(dst []byte, i int, e *Event) []byte {
 	return append(dst, "]}"...)
 }
 
-// pair is a key and its value, sorted together so that encoding a map
-// looks each key up once.
-type pair struct{ k, v string }
-
-// sortedPairs appends m's entries to ps, sorted by key; callers pass a
-// stack array's slice so that small maps cost no allocation.
-func sortedPairs(ps []pair, m map[string]string) []pair {
-	for k, v := range m {
-		ps = append(ps, pair{k, v})
-	}
-	for i := 1; i < len(ps); i++ { // insertion sort, as in sortedFields
-		for j := i; j > 0 && ps[j].k < ps[j-1].k; j-- {
-			ps[j], ps[j-1] = ps[j-1], ps[j]
-		}
-	}
-	return ps
-}
-
-// field is a key and its value, sorted together so that encoding a map
-// looks each key up once.
-type field struct {
+// entry is a name and its value, sorted together so that encoding a map
+// looks each name up once.
+type entry[V any] struct {
 	k string
-	v any
+	v V
 }
 
-// sortedFields appends m's entries to fs, sorted by key; callers pass a
-// stack array's slice so that small maps cost no allocation.
-func sortedFields(fs []field, m map[string]any) []field {
+// sorted appends m's entries to es, sorted by name; callers pass a stack
+// array's slice so that small maps cost no allocation.
+func sorted[V any](es []entry[V], m map[string]V) []entry[V] {
 	for k, v := range m {
-		fs = append(fs, field{k, v})
+		es = append(es, entry[V]{k, v})
 	}
 	// Insertion sort: maps of events are small, and this is what
 	// slices.SortFunc would do for them, without the indirect calls.
-	for i := 1; i < len(fs); i++ {
-		for j := i; j > 0 && fs[j].k < fs[j-1].k; j-- {
-			fs[j], fs[j-1] = fs[j-1], fs[j]
+	for i := 1; i < len(es); i++ {
+		for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+			es[j], es[j-1] = es[j-1], es[j]
 		}
 	}
-	return fs
+	return es
 }
 
 // appendTime writes t in UTC as RFC 3339 with nanoseconds, trailing
@@ -213,8 +199,8 @@ func AppendValue(dst []byte, v any) []byte {
 		return append(dst, '"')
 	case map[string]any:
 		dst = append(dst, '{')
-		var arr [16]field
-		for i, f := range sortedFields(arr[:0], x) {
+		var arr [16]entry[any]
+		for i, f := range sorted(arr[:0], x) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}

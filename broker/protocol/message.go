@@ -113,7 +113,7 @@ func (b *BatchBuilder) Add(m *Message, bornMs int64) {
 // and the size of their encoding.
 func (m *Message) props() (count, size int) {
 	if m.sharedAsIs() {
-		count, size = m.Shared.n, len(m.Shared.enc)
+		count, size = len(m.Shared.names), len(m.Shared.enc)
 	} else {
 		m.rangeShared(func(k, v string) {
 			count++
@@ -201,13 +201,12 @@ func (m *Message) rangeShared(fn func(k, v string)) {
 type Props struct {
 	m     map[string]string
 	names []string
-	n     int
 	enc   []byte
 }
 
 // NewProps returns the properties of m, which it copies.
 func NewProps(m map[string]string) *Props {
-	p := &Props{m: make(map[string]string, len(m)), n: len(m)}
+	p := &Props{m: make(map[string]string, len(m))}
 	for k, v := range m {
 		p.m[k] = v
 		p.names = append(p.names, k)
@@ -244,7 +243,7 @@ func (p *Props) Range(fn func(k, v string)) {
 }
 
 // Len is the number of properties.
-func (p *Props) Len() int { return p.n }
+func (p *Props) Len() int { return len(p.names) }
 
 // EncodedLen is the size of their encoding.
 func (p *Props) EncodedLen() int { return len(p.enc) }
@@ -258,7 +257,7 @@ func MergeProps(shared *Props, props map[string]string, extra Property) map[stri
 	}
 	n := len(props) + 1
 	if shared != nil {
-		n += shared.n
+		n += len(shared.names)
 	}
 	out := make(map[string]string, n)
 	if shared != nil {

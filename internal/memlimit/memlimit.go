@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Every is how often Run looks at the live heap.
+// Every is how often the tuner looks at the live heap.
 const Every = time.Second
 
 // samples are what limitFor needs, read together.
@@ -55,21 +55,17 @@ func limitFor(u usage, target int64) int64 {
 	return max(target, int64(floor))
 }
 
-// Run steers the soft memory limit towards target until ctx ends, then
-// puts back the limit it found. It does nothing when target is not
+// Start steers the soft memory limit towards target in a goroutine until
+// the returned func, which stops it, waits for it and puts back the
+// limit (and GOGC) it found. It does nothing when target is not
 // positive, or when GOMEMLIMIT or GOGC=off says the operator steers.
-func Run(ctx context.Context, target int64) { steer(ctx, target, false) }
-
-// RunBudget is Run for throughput rather than size, for the collector:
-// GOGC is off, so the GC runs only as the process nears limit instead
-// of each time the heap doubles; a collector whose live data is 20 MB
-// otherwise collects every 20 MB it allocates, and spends a third of
-// its CPU there. The limit follows the live data up the same way, so
-// the GC never thrashes.
-func RunBudget(ctx context.Context, limit int64) { steer(ctx, limit, true) }
-
-// Start runs Run, or RunBudget when budget is set, in a goroutine until
-// the returned func, which stops it and waits for it.
+//
+// With budget set it is for throughput rather than size, for the
+// collector: GOGC is off, so the GC runs only as the process nears
+// target instead of each time the heap doubles; a collector whose live
+// data is 20 MB otherwise collects every 20 MB it allocates, and spends
+// a third of its CPU there. The limit follows the live data up either
+// way, so the GC never thrashes.
 func Start(ctx context.Context, target int64, budget bool) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

@@ -53,7 +53,7 @@ func TestReadUsage(t *testing.T) {
 	runtime.KeepAlive(keep)
 }
 
-func TestRunSetsAndRestoresTheLimit(t *testing.T) {
+func TestStartSetsAndRestoresTheLimit(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "")
 	t.Setenv("GOGC", "")
 	before := debug.SetMemoryLimit(-1)
@@ -67,11 +67,11 @@ func TestRunSetsAndRestoresTheLimit(t *testing.T) {
 	}
 	stop()
 	if got := debug.SetMemoryLimit(-1); got != before {
-		t.Errorf("limit after Run is %d, want %d back", got, before)
+		t.Errorf("limit after stop is %d, want %d back", got, before)
 	}
 }
 
-func TestRunBudgetTurnsGOGCOffAndBack(t *testing.T) {
+func TestBudgetTurnsGOGCOffAndBack(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "")
 	t.Setenv("GOGC", "")
 	gogc := debug.SetGCPercent(100)
@@ -86,7 +86,7 @@ func TestRunBudgetTurnsGOGCOffAndBack(t *testing.T) {
 	}
 	stop()
 	if gcPercent() != 100 {
-		t.Errorf("GOGC after RunBudget is %d, want 100 back", gcPercent())
+		t.Errorf("GOGC after stop is %d, want 100 back", gcPercent())
 	}
 }
 
@@ -97,14 +97,16 @@ func gcPercent() int {
 	return p
 }
 
-func TestRunDefersToTheOperator(t *testing.T) {
+func TestStartDefersToTheOperator(t *testing.T) {
 	for _, env := range [][2]string{{"GOMEMLIMIT", "1GiB"}, {"GOGC", "off"}} {
 		t.Setenv(env[0], env[1])
-		before := debug.SetMemoryLimit(-1)
-		Run(context.Background(), 1<<40) // returns at once: it does not steer
-		if got := debug.SetMemoryLimit(-1); got != before {
-			t.Errorf("with %s=%s the limit went %d -> %d", env[0], env[1], before, got)
+		before, gogc := debug.SetMemoryLimit(-1), gcPercent()
+		stop := Start(context.Background(), 1<<40, true)
+		time.Sleep(10 * time.Millisecond) // time to steer, if it did
+		if got := debug.SetMemoryLimit(-1); got != before || gcPercent() != gogc {
+			t.Errorf("with %s=%s the limit went %d -> %d, GOGC %d -> %d", env[0], env[1], before, got, gogc, gcPercent())
 		}
+		stop()
 		t.Setenv(env[0], "")
 	}
 }

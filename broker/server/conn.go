@@ -224,8 +224,8 @@ func (c *conn) hello(h protocol.Header, body []byte, start time.Time) error {
 	if err != nil {
 		return err
 	}
+	c.s.m.observe(h.Op, start) // before the response: a client that has it sees it counted
 	c.send(h, 0, resp, nil)
-	c.s.m.observe(h.Op, start)
 	return nil
 }
 
@@ -234,6 +234,9 @@ func (c *conn) handle(h protocol.Header, fn handlerFunc, done func(), start time
 	defer c.handlers.Done()
 	r := fn(c)
 	done()
+	// Counted before the response goes out, so that a client holding its
+	// response finds the request in /metrics.
+	c.s.m.observe(h.Op, start)
 	if r.err != nil {
 		c.sendError(h, c.s.toProtocolError(r.err))
 	} else {
@@ -242,7 +245,6 @@ func (c *conn) handle(h protocol.Header, fn handlerFunc, done func(), start time
 	if r.release != nil {
 		r.release()
 	}
-	c.s.m.observe(h.Op, start)
 }
 
 // reply is what a handler answers: body followed by tail (fetched records

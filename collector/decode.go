@@ -2,6 +2,7 @@ package collector
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/prometheus/prometheus/prompb"
 
@@ -26,7 +27,7 @@ func decodeBatch(msgs []client.Message, bad func(error)) []*event.Event {
 	for i := range msgs {
 		buf = append(buf, msgs[i].Body...)
 	}
-	all := string(buf)
+	all := unsafe.String(unsafe.SliceData(buf), len(buf)) // buf is not written again
 	slab := make([]event.Event, len(msgs))
 	events := make([]*event.Event, 0, len(msgs))
 	var box event.Boxer

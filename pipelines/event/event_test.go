@@ -136,10 +136,10 @@ func TestAppendFloatMatchesStrconv(t *testing.T) {
 	}
 }
 
-// unsafe8's lowest mark is the first byte jsonSafe refuses: every byte
+// unsafeBytes's lowest mark is the first byte jsonSafe refuses: every byte
 // value at every position among safe bytes, and random words, borrows
 // included.
-func TestUnsafe8MatchesTheTable(t *testing.T) {
+func TestUnsafeBytesMatchesTheTable(t *testing.T) {
 	check := func(b []byte) {
 		want := 8
 		for i, c := range b {
@@ -148,8 +148,8 @@ func TestUnsafe8MatchesTheTable(t *testing.T) {
 				break
 			}
 		}
-		if got := bits.TrailingZeros64(unsafe8(string(b))) >> 3; got != want {
-			t.Fatalf("unsafe8(%q) marks byte %d first, want %d", b, got, want)
+		if got := bits.TrailingZeros64(unsafeBytes(load8(string(b)))) >> 3; got != want {
+			t.Fatalf("unsafeBytes(%q) marks byte %d first, want %d", b, got, want)
 		}
 	}
 	for pos := range 8 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/bits"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -44,8 +45,20 @@ func AppendJSON(dst []byte, e *Event) []byte { return appendEvent(dst, e, nil) }
 // appendEvent is AppendJSON; enc, if not nil, supplies and remembers the
 // order of the names.
 func appendEvent(dst []byte, e *Event, enc *JSONEncoder) []byte {
+	var arr [16]entry[any]
+	var fields []entry[any]
+	var keys []string
+	hasTS := false
+	if e.Kind != KindMetric {
+		fields, keys = order(enc.fieldNames(), arr[:0], e.Fields)
+		if keys != nil {
+			hasTS = enc.fields.hasTS
+		} else {
+			_, hasTS = e.Fields["timestamp"]
+		}
+	}
 	dst = append(dst, '{')
-	if _, ok := e.Fields["timestamp"]; !ok {
+	if !hasTS {
 		dst = append(dst, `"timestamp":"`...)
 		dst = appendTime(dst, e.Time)
 		dst = append(dst, '"')
@@ -59,31 +72,36 @@ func appendEvent(dst []byte, e *Event, enc *JSONEncoder) []byte {
 			dst = appendSeries(dst, i, e)
 		}
 		dst = append(dst, ']')
-	} else {
-		var arr [16]entry[any]
-		for _, f := range order(enc.fieldNames(), arr[:0], e.Fields) {
-			if len(dst) > 1 {
-				dst = append(dst, ',')
-			}
-			dst = AppendString(dst, f.k)
-			dst = append(dst, ':')
-			dst = AppendValue(dst, f.v)
+	}
+	for i, f := range fields {
+		if i > 0 || !hasTS {
+			dst = append(dst, ',')
 		}
+		dst = appendKey(dst, keys, i, f.k)
+		dst = AppendValue(dst, f.v)
 	}
 	if len(e.Meta) > 0 {
 		dst = append(dst, `,"meta":{`...)
 		var arr [16]entry[string]
-		for i, p := range order(enc.metaNames(), arr[:0], e.Meta) {
+		meta, keys := order(enc.metaNames(), arr[:0], e.Meta)
+		for i, p := range meta {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = AppendString(dst, p.k)
-			dst = append(dst, ':')
+			dst = appendKey(dst, keys, i, p.k)
 			dst = AppendString(dst, p.v)
 		}
 		dst = append(dst, '}')
 	}
 	return append(dst, '}')
+}
+
+// appendKey writes name as a key: keys[i] when the encoder remembered it.
+func appendKey(dst []byte, keys []string, i int, name string) []byte {
+	if keys != nil {
+		return append(dst, keys[i]...)
+	}
+	return append(AppendString(dst, name), ':')
 }
 
 func appendSeries(dst []byte, i int, e *Event) []byte {
@@ -238,84 +256,98 @@ var jsonSafe = func() (t [256]bool) {
 	return t
 }()
 
-// unsafe8 marks with its high bit each byte of the first 8 of s (it must
-// have 8) that is not jsonSafe; the lowest marked byte is the first. The
+// unsafeBytes marks with its high bit each byte of x (8 bytes of a
+// string, as load8 reads them) that is not jsonSafe; the lowest marked byte is the first. The
 // tests are the classic SWAR ones: (x - 0x01..) & ^x & 0x80.. marks a
 // zero byte, and with 0x20 instead of 0x01 a byte below 0x20; a marked
 // byte may also mark bytes above it by borrow, never below, so the
 // lowest mark is exact.
-func unsafe8(s string) uint64 {
+func unsafeBytes(x uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	x := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), 8)) // one load where the CPU allows
 	quote, backslash := x^(ones*'"'), x^(ones*'\\')
 	bad := (x-ones*0x20)&^x | (quote-ones)&^quote | (backslash-ones)&^backslash
 	return (bad | x) & highs
 }
 
-// skipSafe returns the offset of the first byte of s from i on that
-// needs escaping, or len(s), testing 8 bytes at a time: most bytes need
-// none. Once fewer than 8 are left, it tests the last 8 of s, whose
-// bytes before i are known safe and so mark nothing (nor borrow); only
-// a string shorter than 8 is left to the caller's byte loop.
-func skipSafe(s string, i int) int {
-	for i+8 <= len(s) {
-		if m := unsafe8(s[i:]); m != 0 {
-			return i + bits.TrailingZeros64(m)>>3
+// AppendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
+//
+// It copies 8 bytes at a time with one load and one store, also when
+// some of them need escaping: the store writes all 8, and only those
+// before the first to escape are kept. Log lines that hold JSON have a
+// quote every few bytes, and a copy call per run between quotes cost
+// more than the bytes did.
+func AppendString(dst []byte, s string) []byte {
+	// buf keeps room for the rest of s, and for one step's escape: a
+	// step without escapes writes as many bytes as it reads.
+	const room = 16
+	n := len(dst)
+	buf := slices.Grow(dst, len(s)+room)
+	buf = buf[:cap(buf)]
+	buf[n] = '"'
+	n++
+	i := 0
+	for {
+		for i+8 <= len(s) {
+			x := load8(s[i:])
+			binary.LittleEndian.PutUint64(buf[n:n+8], x)
+			if m := unsafeBytes(x); m != 0 {
+				k := bits.TrailingZeros64(m) >> 3
+				i, n = i+k, n+k
+				goto escape
+			}
+			i, n = i+8, n+8
 		}
-		i += 8
-	}
-	if i < len(s) && len(s) >= 8 {
-		w := len(s) - 8
-		m := unsafe8(s[w:]) >> (8 * (i - w))
-		if m == 0 {
-			return len(s)
+		for ; i < len(s); i, n = i+1, n+1 {
+			if !jsonSafe[s[i]] {
+				goto escape
+			}
+			buf[n] = s[i]
 		}
-		return i + bits.TrailingZeros64(m)>>3
+		break
+	escape:
+		if c := s[i]; c == '"' || c == '\\' { // most escapes, without a call
+			buf[n], buf[n+1] = '\\', c
+			i, n = i+1, n+2
+		} else {
+			i, n = escapeAt(buf, n, s, i)
+		}
+		if len(buf)-n < len(s)-i+room {
+			buf = slices.Grow(buf[:n], len(s)-i+room)
+			buf = buf[:cap(buf)]
+		}
 	}
-	return i
+	buf[n] = '"'
+	return buf[:n+1]
 }
 
-// AppendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func AppendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if i = skipSafe(s, i); i == len(s) {
-			break
+// load8 reads the first 8 bytes of s (it must have 8), little-endian.
+func load8(s string) uint64 {
+	return binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), 8)) // one load where the CPU allows
+}
+
+// escapeAt writes s[i], a byte that is not jsonSafe, at buf[n:] (which
+// has room for 16 bytes): escaped, or the whole rune it starts, or
+// U+FFFD for invalid UTF-8. It returns the offsets after it.
+func escapeAt(buf []byte, n int, s string, i int) (int, int) {
+	c := s[i]
+	if c < utf8.RuneSelf {
+		switch c {
+		case '"', '\\':
+			buf[n], buf[n+1] = '\\', c
+		case '\n':
+			buf[n], buf[n+1] = '\\', 'n'
+		case '\r':
+			buf[n], buf[n+1] = '\\', 'r'
+		case '\t':
+			buf[n], buf[n+1] = '\\', 't'
+		default:
+			return i + 1, n + copy(buf[n:], []byte{'\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf]})
 		}
-		c := s[i]
-		if jsonSafe[c] {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
+		return i + 1, n + 2
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	r, size := utf8.DecodeRuneInString(s[i:])
+	if r == utf8.RuneError && size == 1 {
+		return i + 1, n + copy(buf[n:], `\ufffd`)
+	}
+	return i + size, n + copy(buf[n:], s[i:i+size])
 }

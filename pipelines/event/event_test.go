@@ -233,3 +233,30 @@ func TestAppendStringRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// SkipJSONSafe stops where a byte loop over jsonSafe stops, from every
+// start, for lengths around its 8-byte steps and the tail it reads as
+// the last 8 bytes of s.
+func TestSkipJSONSafeMatchesTheTable(t *testing.T) {
+	alphabet := []byte{'a', ' ', '~', '"', '\\', '\n', 0, 0x7f, 0x80, 0xff, 'z'}
+	rnd := rand.New(rand.NewPCG(7, 8))
+	for range 20000 {
+		b := make([]byte, rnd.IntN(30))
+		for i := range b {
+			b[i] = 'a'
+			if rnd.IntN(6) == 0 {
+				b[i] = alphabet[rnd.IntN(len(alphabet))]
+			}
+		}
+		s := string(b)
+		for i := 0; i <= len(s); i++ {
+			want := i
+			for want < len(s) && jsonSafe[s[want]] {
+				want++
+			}
+			if got := SkipJSONSafe(s, i); got != want {
+				t.Fatalf("SkipJSONSafe(%q, %d) = %d, want %d", s, i, got, want)
+			}
+		}
+	}
+}

@@ -297,6 +297,20 @@ func AppendString(dst []byte, s string) []byte {
 			}
 			i, n = i+8, n+8
 		}
+		if r := len(s) - i; r > 0 && len(s) >= 8 {
+			// The last r bytes, as SkipJSONSafe reads them: the store's
+			// bytes past them are written over or cut off.
+			x := load8(s[len(s)-8:]) >> (8 * (8 - r))
+			binary.LittleEndian.PutUint64(buf[n:n+8], x)
+			m := unsafeBytes(x) & (1<<(8*r) - 1)
+			if m == 0 {
+				n += r
+				break
+			}
+			k := bits.TrailingZeros64(m) >> 3
+			i, n = i+k, n+k
+			goto escape
+		}
 		for ; i < len(s); i, n = i+1, n+1 {
 			if !jsonSafe[s[i]] {
 				goto escape
@@ -318,6 +332,34 @@ func AppendString(dst []byte, s string) []byte {
 	}
 	buf[n] = '"'
 	return buf[:n+1]
+}
+
+// SkipJSONSafe returns the offset of the first byte of s from i on that
+// a JSON string cannot hold as it is (a quote, a backslash, a control
+// character or a byte of a multi-byte UTF-8 sequence), or len(s),
+// testing 8 bytes at a time. Once fewer than 8 are left, it tests the
+// last 8 of s; only a string shorter than 8 is read byte by byte.
+func SkipJSONSafe(s string, i int) int {
+	for i+8 <= len(s) {
+		if m := unsafeBytes(load8(s[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	if r := len(s) - i; r > 0 && len(s) >= 8 {
+		// The bytes before i are shifted out before testing, so that none
+		// borrows into the r bytes left; the zeros shifted in are marked,
+		// above them, and masked off.
+		m := unsafeBytes(load8(s[len(s)-8:])>>(8*(8-r))) & (1<<(8*r) - 1)
+		if m == 0 {
+			return len(s)
+		}
+		return i + bits.TrailingZeros64(m)>>3
+	}
+	for i < len(s) && jsonSafe[s[i]] {
+		i++
+	}
+	return i
 }
 
 // load8 reads the first 8 bytes of s (it must have 8), little-endian.

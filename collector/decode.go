@@ -15,21 +15,69 @@ import (
 // metrics.
 const ContentTypeWriteRequest = "application/x-protobuf;proto=prometheus.WriteRequest"
 
-// decodeBatch decodes msgs; a message that cannot be decoded is skipped
-// and reported to bad.
-func decodeBatch(msgs []client.Message, bad func(error)) []*event.Event {
+// batchMem is the memory a batch is decoded into: the copy of its
+// bodies, its events and their fields maps. A pipeline hands it to the
+// next batch once the sinks accepted this one (Sink.Write keeps nothing
+// past its return, and processors that keep strings copy them), so that
+// a stream of batches reuses it instead of making the garbage collector
+// find and free ~1 KB per event.
+type batchMem struct {
+	buf    []byte
+	slab   []event.Event
+	events []*event.Event
+	fields []map[string]any // made by decode; cleared on reuse
+	used   int              // of fields, by the batch in hand
+}
+
+// maxReusedFields bounds the maps kept for reuse: one that an event grew
+// past it is left to the garbage collector, not kept that large.
+const maxReusedFields = 64
+
+// fieldsMap returns an empty map for a log event's fields.
+func (m *batchMem) fieldsMap() map[string]any {
+	if m.used < len(m.fields) {
+		f := m.fields[m.used]
+		m.used++
+		if len(f) <= maxReusedFields {
+			clear(f)
+			return f
+		}
+		f = make(map[string]any, 8)
+		m.fields[m.used-1] = f
+		return f
+	}
+	f := make(map[string]any, 8)
+	m.fields = append(m.fields, f)
+	m.used++
+	return f
+}
+
+// decodeBatch decodes msgs into mem (nil: fresh memory); a message that
+// cannot be decoded is skipped and reported to bad.
+func decodeBatch(msgs []client.Message, mem *batchMem, bad func(error)) []*event.Event {
+	if mem == nil {
+		mem = &batchMem{}
+	}
 	size := 0
 	for i := range msgs {
 		size += len(msgs[i].Body)
 	}
 	// One copy of every body: log events' messages are substrings of it.
-	buf := make([]byte, 0, size)
+	buf := mem.buf[:0]
+	if cap(buf) < size {
+		buf = make([]byte, 0, size)
+	}
 	for i := range msgs {
 		buf = append(buf, msgs[i].Body...)
 	}
-	all := unsafe.String(unsafe.SliceData(buf), len(buf)) // buf is not written again
-	slab := make([]event.Event, len(msgs))
-	events := make([]*event.Event, 0, len(msgs))
+	mem.buf = buf
+	all := unsafe.String(unsafe.SliceData(buf), len(buf)) // buf is not written again while its events live
+	if cap(mem.slab) < len(msgs) {
+		mem.slab = make([]event.Event, len(msgs))
+		mem.events = make([]*event.Event, 0, len(msgs))
+	}
+	slab, events := mem.slab[:len(msgs)], mem.events[:0]
+	mem.used = 0
 	var box event.Boxer
 	off := 0
 	for i := range msgs {
@@ -37,20 +85,22 @@ func decodeBatch(msgs []client.Message, bad func(error)) []*event.Event {
 		body := all[off : off+len(m.Body)]
 		off += len(m.Body)
 		e := &slab[i]
-		if err := decodeInto(e, m, body, &box); err != nil {
+		if err := decodeInto(e, m, body, &box, mem); err != nil {
 			bad(err)
 			continue
 		}
 		events = append(events, e)
 	}
+	mem.events = events
 	return events
 }
 
 // decodeInto makes e from m: a metric event for a WriteRequest body, a
 // log event holding body (m.Body as a string) otherwise. Meta is the
 // message's properties (the map is taken over, not copied) plus topic
-// and key. The message is boxed by box.
-func decodeInto(e *event.Event, m *client.Message, body string, box *event.Boxer) error {
+// and key. The message is boxed by box, a log event's fields map comes
+// from mem.
+func decodeInto(e *event.Event, m *client.Message, body string, box *event.Boxer, mem *batchMem) error {
 	meta := m.Properties
 	if meta == nil {
 		meta = make(map[string]string, 2)
@@ -75,6 +125,8 @@ func decodeInto(e *event.Event, m *client.Message, body string, box *event.Boxer
 		*e = event.Event{Kind: event.KindMetric, Time: t, Meta: meta, Series: wr.Timeseries, Metadata: wr.Metadata}
 		return nil
 	}
-	*e = event.Event{Kind: event.KindLog, Time: t, Fields: map[string]any{event.FieldMessage: box.String(body)}, Meta: meta}
+	fields := mem.fieldsMap()
+	fields[event.FieldMessage] = box.String(body)
+	*e = event.Event{Kind: event.KindLog, Time: t, Fields: fields, Meta: meta}
 	return nil
 }

@@ -44,6 +44,10 @@ type pipeline struct {
 
 	lastStoredMu sync.Mutex
 	lastStored   time.Time // stored_at of the newest message committed
+
+	// free is the memory of delivered batches, for the next ones; only
+	// run's goroutine (or handle's caller) uses it.
+	free []*batchMem
 }
 
 func newPipelineMetrics(p *pipeline, set *metrics.Set) {
@@ -96,7 +100,7 @@ func (p *pipeline) run(pollCtx, workCtx context.Context) error {
 			continue
 		}
 		attempt = 0
-		events := p.process(msgs)
+		events, mem := p.process(msgs)
 		if inFlight != nil {
 			d := inFlight
 			inFlight = nil
@@ -104,7 +108,7 @@ func (p *pipeline) run(pollCtx, workCtx context.Context) error {
 				return nil
 			}
 		}
-		d := &delivery{done: make(chan error, 1)}
+		d := &delivery{done: make(chan error, 1), mem: mem}
 		if !p.in.Overlaps() {
 			d.done <- p.deliverAndCommit(workCtx, msgs, tok, events)
 			if !p.finish(workCtx, d) {
@@ -120,12 +124,37 @@ func (p *pipeline) run(pollCtx, workCtx context.Context) error {
 // delivery is a batch being written to the sinks and then committed.
 type delivery struct {
 	done chan error // the result of deliverAndCommit
+	mem  *batchMem  // what the batch was decoded into
 }
 
 // finish waits for d; false means workCtx ended first and the batch
-// stays uncommitted.
+// stays uncommitted. The memory of a delivered batch is reused; that of
+// one whose delivery was cut short is not, as a sink may still hold it.
 func (p *pipeline) finish(_ context.Context, d *delivery) bool {
-	return <-d.done == nil
+	if <-d.done != nil {
+		return false
+	}
+	p.recycle(d.mem)
+	return true
+}
+
+// takeMem returns memory for the next batch: a delivered batch's, or a
+// fresh one.
+func (p *pipeline) takeMem() *batchMem {
+	if n := len(p.free); n > 0 {
+		m := p.free[n-1]
+		p.free = p.free[:n-1]
+		return m
+	}
+	return &batchMem{}
+}
+
+// recycle keeps the memory of a delivered batch; two are enough for
+// overlapping batches, one in delivery while the next is decoded.
+func (p *pipeline) recycle(m *batchMem) {
+	if len(p.free) < 2 {
+		p.free = append(p.free, m)
+	}
 }
 
 // deliverAndCommit writes a batch's events to the sinks and commits the
@@ -140,11 +169,13 @@ func (p *pipeline) deliverAndCommit(ctx context.Context, msgs []client.Message, 
 	return nil
 }
 
-// process decodes a batch and runs the processors on it.
-func (p *pipeline) process(msgs []client.Message) []*event.Event {
+// process decodes a batch and runs the processors on it; the events are
+// in mem.
+func (p *pipeline) process(msgs []client.Message) (events []*event.Event, mem *batchMem) {
 	p.batches.Inc()
 	p.eventsIn.Add(len(msgs))
-	events := decodeBatch(msgs, func(err error) {
+	mem = p.takeMem()
+	events = decodeBatch(msgs, mem, func(err error) {
 		p.decodeErrors.Inc()
 		p.lg.Warn("message skipped: it cannot be decoded", "pipeline", p.name, "err", err)
 	})
@@ -154,12 +185,18 @@ func (p *pipeline) process(msgs []client.Message) []*event.Event {
 		st.out.Add(len(events))
 	}
 	p.eventsOut.Add(len(events))
-	return events
+	return events, mem
 }
 
-// handle processes and delivers one batch (benchmarks call it).
+// handle processes and delivers one batch as run does, without a commit
+// (benchmarks call it).
 func (p *pipeline) handle(ctx context.Context, msgs []client.Message) error {
-	return p.deliver(ctx, p.process(msgs))
+	events, mem := p.process(msgs)
+	if err := p.deliver(ctx, events); err != nil {
+		return err
+	}
+	p.recycle(mem)
+	return nil
 }
 
 // deliver writes events to their sinks, in parallel; it returns an error

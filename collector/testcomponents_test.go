@@ -57,7 +57,9 @@ func (s *memSink) Write(ctx context.Context, events []*event.Event) error {
 	if s.cfg.FailAlways || s.writes <= s.cfg.FailFirst {
 		return fmt.Errorf("mem sink: failing write %d as configured", s.writes)
 	}
-	s.events = append(s.events, events...)
+	for _, e := range events { // copies: the collector reuses the batch's memory
+		s.events = append(s.events, e.Clone())
+	}
 	return nil
 }
 

@@ -30,7 +30,9 @@ type Processor interface {
 	// in order; it may reuse events' backing array and may append new
 	// events (log_to_metric does). Processors do not fail a batch: an
 	// event they cannot handle is passed on as it is, or dropped, as the
-	// processor's config says, and counted.
+	// processor's config says, and counted. What a processor keeps past
+	// the call (a throttle's keys) it copies: the collector reuses the
+	// memory of a batch's events, strings included, once it is delivered.
 	Process(events []*event.Event) []*event.Event
 }
 
@@ -43,7 +45,9 @@ type Sink interface {
 	// as long as its config allows; an error it returns leaves the events
 	// to the collector's on_failure policy (retry the batch, send it to a
 	// dead-letter topic, or drop it). ctx ending makes Write return
-	// ctx's error soon. Write is not called concurrently.
+	// ctx's error soon. Write is not called concurrently. Write keeps
+	// nothing of the events once it returned nil (event.Clone copies an
+	// event whole): the collector reuses their memory, strings included.
 	Write(ctx context.Context, events []*event.Event) error
 	// Close flushes and releases everything; Write is not called after.
 	Close(ctx context.Context) error

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -128,6 +129,92 @@ func (e *Event) Delete(path string) (any, bool) {
 		}
 		m, path = next, rest
 	}
+}
+
+// Clone returns a copy of e that shares no memory with it, strings
+// included: what a component keeps past a batch's delivery must be a
+// copy, for the collector reuses the batch's memory. Unknown protobuf
+// fields of series (XXX_unrecognized), which sluice's decoders never
+// set, may be shared.
+func (e *Event) Clone() *Event {
+	c := &Event{Kind: e.Kind, Time: e.Time, Routes: cloneStrings(e.Routes)}
+	if e.Fields != nil {
+		c.Fields = cloneValue(e.Fields).(map[string]any)
+	}
+	if e.Meta != nil {
+		c.Meta = make(map[string]string, len(e.Meta))
+		for k, v := range e.Meta {
+			c.Meta[strings.Clone(k)] = strings.Clone(v)
+		}
+	}
+	if e.Series != nil {
+		c.Series = make([]prompb.TimeSeries, len(e.Series))
+		for i, s := range e.Series {
+			c.Series[i] = prompb.TimeSeries{Labels: cloneLabels(s.Labels), Samples: slices.Clone(s.Samples)}
+			for _, x := range s.Exemplars {
+				x.Labels = cloneLabels(x.Labels)
+				c.Series[i].Exemplars = append(c.Series[i].Exemplars, x)
+			}
+			for _, h := range s.Histograms {
+				h.NegativeSpans, h.PositiveSpans = slices.Clone(h.NegativeSpans), slices.Clone(h.PositiveSpans)
+				h.NegativeDeltas, h.PositiveDeltas = slices.Clone(h.NegativeDeltas), slices.Clone(h.PositiveDeltas)
+				h.NegativeCounts, h.PositiveCounts = slices.Clone(h.NegativeCounts), slices.Clone(h.PositiveCounts)
+				h.CustomValues = slices.Clone(h.CustomValues)
+				c.Series[i].Histograms = append(c.Series[i].Histograms, h)
+			}
+		}
+	}
+	if e.Metadata != nil {
+		c.Metadata = make([]prompb.MetricMetadata, len(e.Metadata))
+		for i, md := range e.Metadata {
+			c.Metadata[i] = prompb.MetricMetadata{Type: md.Type, MetricFamilyName: strings.Clone(md.MetricFamilyName),
+				Help: strings.Clone(md.Help), Unit: strings.Clone(md.Unit)}
+		}
+	}
+	return c
+}
+
+// cloneValue copies a field value: strings, maps and slices anew.
+func cloneValue(v any) any {
+	switch x := v.(type) {
+	case string:
+		return strings.Clone(x)
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, v := range x {
+			m[strings.Clone(k)] = cloneValue(v)
+		}
+		return m
+	case []any:
+		a := make([]any, len(x))
+		for i, v := range x {
+			a[i] = cloneValue(v)
+		}
+		return a
+	}
+	return v
+}
+
+func cloneLabels(ls []prompb.Label) []prompb.Label {
+	if ls == nil {
+		return nil
+	}
+	c := make([]prompb.Label, len(ls))
+	for i, l := range ls {
+		c[i] = prompb.Label{Name: strings.Clone(l.Name), Value: strings.Clone(l.Value)}
+	}
+	return c
+}
+
+func cloneStrings(ss []string) []string {
+	if ss == nil {
+		return nil
+	}
+	c := make([]string, len(ss))
+	for i, s := range ss {
+		c[i] = strings.Clone(s)
+	}
+	return c
 }
 
 // Samples returns how many samples a metric event holds.

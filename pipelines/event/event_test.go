@@ -2,13 +2,16 @@ package event
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/bits"
 	"math/rand/v2"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/prometheus/prompb"
 )
@@ -258,5 +261,36 @@ func TestSkipJSONSafeMatchesTheTable(t *testing.T) {
 				t.Fatalf("SkipJSONSafe(%q, %d) = %d, want %d", s, i, got, want)
 			}
 		}
+	}
+}
+
+// A clone equals its event and shares no memory with it: overwriting the
+// bytes the event's strings were made of leaves the clone as it was.
+func TestCloneSharesNothing(t *testing.T) {
+	buf := []byte("message host h1 level info nested a b le 0.5 help x")
+	str := func(from, to int) string { return unsafe.String(&buf[from], to-from) }
+	e := &Event{Kind: KindLog, Time: time.Unix(5, 0), Routes: []string{str(8, 12)},
+		Fields: map[string]any{str(0, 7): str(8, 15), "level": str(21, 25), "n": 1.5,
+			"nested": map[string]any{"a": []any{str(33, 36), true, nil}}},
+		Meta: map[string]string{str(8, 12): str(13, 15)},
+		Series: []prompb.TimeSeries{{Labels: []prompb.Label{{Name: str(37, 39), Value: str(40, 43)}},
+			Samples:    []prompb.Sample{{Value: 1, Timestamp: 2}},
+			Exemplars:  []prompb.Exemplar{{Labels: []prompb.Label{{Name: "trace_id", Value: str(40, 43)}}}},
+			Histograms: []prompb.Histogram{{PositiveDeltas: []int64{1, 2}, PositiveSpans: []prompb.BucketSpan{{Length: 2}}}}}},
+		Metadata: []prompb.MetricMetadata{{MetricFamilyName: str(37, 39), Help: str(49, 51)}},
+	}
+	c := e.Clone()
+	if !reflect.DeepEqual(c, e) {
+		t.Fatalf("clone differs:\n%+v\n%+v", c, e)
+	}
+	want := fmt.Sprintf("%+v", *c)
+	for i := range buf {
+		buf[i] = '#'
+	}
+	e.Series[0].Samples[0].Value = 9
+	e.Series[0].Histograms[0].PositiveDeltas[0] = 9
+	e.Fields["nested"].(map[string]any)["a"].([]any)[1] = false
+	if got := fmt.Sprintf("%+v", *c); got != want {
+		t.Fatalf("the clone changed with its event:\n got %s\nwant %s", got, want)
 	}
 }

@@ -104,16 +104,26 @@ collector:
 // messages of 1,000 series decoded, relabelled and remote-written to a
 // real VictoriaMetrics. cpu-s/M-samples is this process's CPU time (the
 // collector's share; VictoriaMetrics runs in its own process). The
-// sub-benchmarks are as in BenchmarkLogsPipeline.
+// sub-benchmarks are as in BenchmarkLogsPipeline, and the same job done
+// by vmagent in the same run, as the baseline: see benchVMAgentRelay.
 func BenchmarkMetricsPipelineVM(b *testing.B) {
 	b.Run("gc=default", func(b *testing.B) { benchMetricsPipelineVM(b, 0) })
 	b.Run("memory_budget=256MiB", func(b *testing.B) { benchMetricsPipelineVM(b, 256<<20) })
+	b.Run("vmagent", benchVMAgentRelay)
 }
 
-func benchMetricsPipelineVM(b *testing.B, budget int64) {
-	bin := testbin.Require(b, "victoria-metrics")
-	addr := testbin.FreeAddr(b)
-	cmd := exec.Command(bin, "-storageDataPath="+b.TempDir(), "-httpListenAddr="+addr, "-loggerLevel=ERROR")
+// benchRelabel is the relabelling of the metrics benchmarks, as a YAML
+// list both sluice and vmagent read.
+const benchRelabel = `
+- {source_labels: [__name__], regex: "go_gc_.*", action: drop}
+- {target_label: cluster, replacement: eu-1}
+- {regex: "pod_template_hash", action: labeldrop}
+`
+
+// startProcess starts a program for a benchmark, killed when it ends,
+// and waits for its /health at addr.
+func startProcess(b *testing.B, addr, name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(testbin.Require(b, name), args...)
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -121,27 +131,24 @@ func benchMetricsPipelineVM(b *testing.B, budget int64) {
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if resp, err := http.Get("http://" + addr + "/health"); err == nil {
 			resp.Body.Close()
-			break
+			return cmd
 		}
 		if time.Now().After(deadline) {
-			b.Fatal("victoria-metrics not ready")
+			b.Fatalf("%s not ready", name)
 		}
 	}
-	p := benchPipeline(b, fmt.Sprintf(`
-collector:
-  pipelines:
-    metrics:
-      from: {topic: metrics}
-      processors:
-        - relabel:
-            configs:
-              - {source_labels: [__name__], regex: "go_gc_.*", action: drop}
-              - {target_label: cluster, replacement: eu-1}
-              - {regex: "pod_template_hash", action: labeldrop}
-      to: [vm]
-  sinks:
-    vm: {type: prometheus_remote_write, url: "http://%s/api/v1/write"}
-`, addr))
+}
+
+// startVM starts a VictoriaMetrics and returns its address.
+func startVM(b *testing.B) string {
+	addr := testbin.FreeAddr(b)
+	startProcess(b, addr, "victoria-metrics", "-storageDataPath="+b.TempDir(), "-httpListenAddr="+addr, "-loggerLevel=ERROR")
+	return addr
+}
+
+// metricsBatches returns 16 batches of 10 WriteRequest messages of 1,000
+// series each, one sample per series, the rounds a second apart.
+func metricsBatches(b *testing.B) [][]client.Message {
 	const series, perBatch = 1000, 10
 	ts := time.Now().Add(-time.Hour).UnixMilli()
 	makeBatch := func(round int) []client.Message {
@@ -169,6 +176,42 @@ collector:
 	for i := range batches {
 		batches[i] = makeBatch(i)
 	}
+	return batches
+}
+
+// samplesIn counts the samples of a batch of WriteRequest messages.
+func samplesIn(b *testing.B, msgs []client.Message) int {
+	n := 0
+	for _, m := range msgs {
+		var wr prompb.WriteRequest
+		if err := wr.Unmarshal(m.Body); err != nil {
+			b.Fatal(err)
+		}
+		for _, ts := range wr.Timeseries {
+			n += len(ts.Samples)
+		}
+	}
+	return n
+}
+
+func benchMetricsPipelineVM(b *testing.B, budget int64) {
+	addr := startVM(b)
+	relabel := strings.ReplaceAll(strings.TrimSpace(benchRelabel), "\n", "\n              ")
+	p := benchPipeline(b, fmt.Sprintf(`
+collector:
+  pipelines:
+    metrics:
+      from: {topic: metrics}
+      processors:
+        - relabel:
+            configs:
+              %s
+      to: [vm]
+  sinks:
+    vm: {type: prometheus_remote_write, url: "http://%s/api/v1/write"}
+`, relabel, addr))
+	batches := metricsBatches(b)
+	perBatch := samplesIn(b, batches[0])
 	ctx := context.Background()
 	stop := memlimit.Start(ctx, budget, true)
 	defer stop()
@@ -182,7 +225,7 @@ collector:
 		n++
 	}
 	cpu, wall := cpuTime(b)-cpu0, time.Since(t0)
-	samples := float64(n * perBatch * series)
+	samples := float64(n * perBatch)
 	b.ReportMetric(samples/wall.Seconds(), "samples/s")
 	b.ReportMetric(cpu.Seconds()/samples*1e6, "cpu-s/M-samples")
 }

@@ -16,7 +16,7 @@ import (
 const ContentTypeWriteRequest = "application/x-protobuf;proto=prometheus.WriteRequest"
 
 // batchMem is the memory a batch is decoded into: the copy of its
-// bodies, its events and their fields maps. A pipeline hands it to the
+// bodies, its events, their fields maps and their series. A pipeline hands it to the
 // next batch once the sinks accepted this one (Sink.Write keeps nothing
 // past its return, and processors that keep strings copy them), so that
 // a stream of batches reuses it instead of making the garbage collector
@@ -27,6 +27,7 @@ type batchMem struct {
 	events []*event.Event
 	fields []map[string]any // made by decode; cleared on reuse
 	used   int              // of fields, by the batch in hand
+	wr     wrArena          // metric events' series
 }
 
 // maxReusedFields bounds the maps kept for reuse: one that an event grew
@@ -78,6 +79,7 @@ func decodeBatch(msgs []client.Message, mem *batchMem, bad func(error)) []*event
 	}
 	slab, events := mem.slab[:len(msgs)], mem.events[:0]
 	mem.used = 0
+	mem.wr.reset()
 	var box event.Boxer
 	off := 0
 	for i := range msgs {
@@ -95,8 +97,9 @@ func decodeBatch(msgs []client.Message, mem *batchMem, bad func(error)) []*event
 	return events
 }
 
-// decodeInto makes e from m: a metric event for a WriteRequest body, a
-// log event holding body (m.Body as a string) otherwise. Meta is the
+// decodeInto makes e from m: a metric event for a WriteRequest body (m.Body
+// as a string, whose substrings its labels are), a log event holding body
+// otherwise. Meta is the
 // message's properties (the map is taken over, not copied) plus topic
 // and key. The message is boxed by box, a log event's fields map comes
 // from mem.
@@ -114,7 +117,7 @@ func decodeInto(e *event.Event, m *client.Message, body string, box *event.Boxer
 		t = m.StoredAt
 	}
 	if meta["content-type"] == ContentTypeWriteRequest {
-		if series, md, ok := decodeWriteRequest(m.Body); ok {
+		if series, md, ok := decodeWriteRequestInto(body, &mem.wr); ok {
 			*e = event.Event{Kind: event.KindMetric, Time: t, Meta: meta, Series: series, Metadata: md}
 			return nil
 		}

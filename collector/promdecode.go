@@ -3,6 +3,7 @@ package collector
 import (
 	"encoding/binary"
 	"math"
+	"unsafe"
 
 	"github.com/prometheus/prometheus/prompb"
 )
@@ -15,16 +16,23 @@ import (
 // histograms, fields it does not know, malformed input): the caller then
 // uses the generated decoder, which handles everything and reports errors.
 func decodeWriteRequest(body []byte) (series []prompb.TimeSeries, md []prompb.MetricMetadata, ok bool) {
+	return decodeWriteRequestInto(string(body), &wrArena{})
+}
+
+// decodeWriteRequestInto is decodeWriteRequest of a body that is already
+// a string of its own, into slices from a.
+func decodeWriteRequestInto(body string, a *wrArena) (series []prompb.TimeSeries, md []prompb.MetricMetadata, ok bool) {
+	b := unsafe.Slice(unsafe.StringData(body), len(body)) // only read
 	var c wrCounts
-	if !c.count(body) {
+	if !c.count(b) {
 		return nil, nil, false
 	}
 	d := wrDecoder{
-		b:       body,
-		s:       string(body),
-		series:  make([]prompb.TimeSeries, 0, c.series),
-		labels:  make([]prompb.Label, 0, c.labels),
-		samples: make([]prompb.Sample, 0, c.samples),
+		b:       b,
+		s:       body,
+		series:  take(&a.series, c.series),
+		labels:  take(&a.labels, c.labels),
+		samples: take(&a.samples, c.samples),
 	}
 	if c.metadata > 0 {
 		d.md = make([]prompb.MetricMetadata, 0, c.metadata)
@@ -33,6 +41,29 @@ func decodeWriteRequest(body []byte) (series []prompb.TimeSeries, md []prompb.Me
 		return nil, nil, false
 	}
 	return d.series, d.md, true
+}
+
+// wrArena is the memory the WriteRequests of a batch are decoded into;
+// see batchMem. Its slices are emptied for each batch and grow by
+// doubling, the old arrays left to the series that use them.
+type wrArena struct {
+	series  []prompb.TimeSeries
+	labels  []prompb.Label
+	samples []prompb.Sample
+}
+
+func (a *wrArena) reset() {
+	a.series, a.labels, a.samples = a.series[:0], a.labels[:0], a.samples[:0]
+}
+
+// take returns an empty slice with room for n, carved from *a.
+func take[T any](a *[]T, n int) []T {
+	if cap(*a)-len(*a) < n {
+		*a = make([]T, 0, max(2*cap(*a), n))
+	}
+	start := len(*a)
+	*a = (*a)[:start+n]
+	return (*a)[start:start:start+n]
 }
 
 // field reads one field header at b[i:]: its number, wire type, and for

@@ -1,0 +1,132 @@
+package collector
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang/snappy"
+
+	"github.com/sluicehq/sluice/internal/testbin"
+)
+
+// benchVMAgentRelay is BenchmarkMetricsPipelineVM's baseline: vmagent
+// doing the collector's job in the same run. It receives the same
+// WriteRequests over remote write, relabels them by the same rules and
+// remote-writes them to a VictoriaMetrics. cpu-s/M-samples is vmagent's
+// CPU time (from /proc) until VictoriaMetrics holds every sample; the
+// sender's is not counted. vmagent also pays for HTTP and snappy on the
+// way in, where the collector reads from the broker, which the
+// collector's benchmark leaves out: this is the nearest job vmagent does.
+func benchVMAgentRelay(b *testing.B) {
+	vm := startVM(b)
+	dir := b.TempDir()
+	rules := filepath.Join(dir, "relabel.yml")
+	if err := os.WriteFile(rules, []byte(benchRelabel), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	addr := testbin.FreeAddr(b)
+	agent := startProcess(b, addr, "vmagent", "-httpListenAddr="+addr, "-loggerLevel=ERROR",
+		"-remoteWrite.url=http://"+vm+"/api/v1/write", "-remoteWrite.relabelConfig="+rules,
+		"-remoteWrite.tmpDataPath="+filepath.Join(dir, "queue"))
+	batches := metricsBatches(b)
+	perBatch := samplesIn(b, batches[0])
+	bodies := make([][][]byte, len(batches))
+	for i, msgs := range batches {
+		for _, m := range msgs {
+			bodies[i] = append(bodies[i], snappy.Encode(nil, m.Body))
+		}
+	}
+	url := "http://" + addr + "/api/v1/write"
+	rows0 := vmRowsInserted(b, vm)
+	cpu0, t0 := procCPU(b, agent.Process.Pid), time.Now()
+	n := 0
+	for b.Loop() {
+		for _, body := range bodies[n%len(bodies)] {
+			postWriteRequest(b, url, body)
+		}
+		n++
+	}
+	want := rows0 + float64(n*perBatch)
+	for deadline := time.Now().Add(2 * time.Minute); vmRowsInserted(b, vm) < want; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatalf("victoria-metrics has %.0f rows, want %.0f", vmRowsInserted(b, vm), want)
+		}
+	}
+	cpu, wall := procCPU(b, agent.Process.Pid)-cpu0, time.Since(t0)
+	samples := float64(n * perBatch)
+	b.ReportMetric(samples/wall.Seconds(), "samples/s")
+	b.ReportMetric(cpu.Seconds()/samples*1e6, "cpu-s/M-samples")
+}
+
+// postWriteRequest sends a snappy-compressed WriteRequest as Prometheus
+// remote write 1.0 does.
+func postWriteRequest(b *testing.B, url string, body []byte) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Content-Encoding", "snappy")
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b.Fatalf("remote write to %s: %s", url, resp.Status)
+	}
+}
+
+// vmRowsInserted returns the rows a VictoriaMetrics has taken in.
+func vmRowsInserted(b *testing.B, addr string) float64 {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	total := 0.0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if name, value, ok := strings.Cut(sc.Text(), " "); ok && strings.HasPrefix(name, "vm_rows_inserted_total") {
+			v, err := strconv.ParseFloat(value, 64)
+			if err != nil {
+				b.Fatalf("victoria-metrics /metrics: %q: %v", sc.Text(), err)
+			}
+			total += v
+		}
+	}
+	return total
+}
+
+// procCPU returns the user and system CPU time of process pid, all its
+// threads, from /proc (in clock ticks of 10 ms, Linux's USER_HZ).
+func procCPU(b *testing.B, pid int) time.Duration {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The fields after the command's closing parenthesis; utime and stime
+	// are the 14th and 15th of the line, the 12th and 13th of these.
+	_, rest, _ := bytes.Cut(stat, []byte(") "))
+	f := strings.Fields(string(rest))
+	if len(f) < 13 {
+		b.Fatalf("/proc/%d/stat: %q", pid, stat)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("/proc/%d/stat: %q", pid, stat)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}

@@ -132,10 +132,28 @@ func TestAppendTimeMatchesRFC3339Nano(t *testing.T) {
 // TestAppendFloatMatchesStrconv: the integer fast path writes what
 // strconv's shortest 'g' form writes.
 func TestAppendFloatMatchesStrconv(t *testing.T) {
-	for _, f := range []float64{0, math.Copysign(0, -1), 1, -1, 42, 999999, -999999, 1e6, -1e6, 123456.5, 0.5, 1e21, 1e-7} {
+	check := func(f float64) {
+		t.Helper()
 		if got, want := string(appendFloat(nil, f)), strconv.FormatFloat(f, 'g', -1, 64); got != want {
-			t.Errorf("appendFloat(%v) = %s, want %s", f, got, want)
+			t.Fatalf("appendFloat(%v) = %s, want %s", f, got, want)
 		}
+	}
+	for _, f := range []float64{0, math.Copysign(0, -1), 1, -1, 42, 999999, -999999, 1e6, -1e6, 123456.5, 0.5, 1e21, 1e-7,
+		0.0001, -0.0001, 0.00011, 0.00009, 999999.9999, -999999.9999, 0.1, 0.2, 0.3, 0.1 + 0.2, 1.005, 2.675, 12.5, 0.0625} {
+		check(f)
+	}
+	// Every decimal of up to 4 places around the edges and across the
+	// range, read as JSON numbers are; then values of no short decimal.
+	rnd := rand.New(rand.NewPCG(11, 12))
+	for range 200000 {
+		n := rnd.Int64N(2e10) - 1e10
+		d := rnd.IntN(6)
+		f, err := strconv.ParseFloat(strconv.FormatInt(n, 10)+"e-"+strconv.Itoa(d), 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(f)
+		check(rnd.NormFloat64() * math.Pow(10, float64(rnd.IntN(12)-6)))
 	}
 }
 

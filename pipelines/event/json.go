@@ -193,7 +193,47 @@ func appendFloat(dst []byte, f float64) []byte {
 	if f > -1e6 && f < 1e6 && f == math.Trunc(f) && (f != 0 || !math.Signbit(f)) {
 		return strconv.AppendInt(dst, int64(f), 10)
 	}
+	if a := math.Abs(f); a >= 1e-4 && a < 1e6 {
+		if n, d, ok := fewDecimals(f); ok {
+			return appendDecimal(dst, n, d)
+		}
+	}
 	return strconv.AppendFloat(dst, f, 'g', -1, 64)
+}
+
+// pow10 are the powers of ten fewDecimals tries.
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4}
+
+// fewDecimals finds the fewest decimals d (1 to 4) for which n/10^d is f
+// to the bit, as latencies and ratios in logs mostly are: that decimal
+// reads back as f (the division and the parse both round correctly), and as f's spacing is far finer than 10^-4 below 1e6,
+// no other one of d decimals does. So it is the shortest text for f,
+// what 'g' writes (without an exponent from 1e-4 to 1e6), without the
+// search for the shortest digits that makes AppendFloat slow.
+func fewDecimals(f float64) (n int64, d int, ok bool) {
+	for d := 1; d < len(pow10); d++ {
+		// f*10^d is rounded: the product itself may be off by a bit.
+		if n := int64(math.Round(f * pow10[d])); float64(n)/pow10[d] == f {
+			return n, d, true
+		}
+	}
+	return 0, 0, false
+}
+
+// appendDecimal writes n/10^d with d decimals.
+func appendDecimal(dst []byte, n int64, d int) []byte {
+	if n < 0 {
+		dst = append(dst, '-')
+		n = -n
+	}
+	p := int64(pow10[d])
+	dst = strconv.AppendInt(dst, n/p, 10)
+	dst = append(dst, '.')
+	frac := n % p
+	for q := p / 10; q > frac && q > 1; q /= 10 {
+		dst = append(dst, '0')
+	}
+	return strconv.AppendInt(dst, frac, 10)
 }
 
 // AppendValue appends a field value as JSON.

@@ -179,11 +179,11 @@ func (c *Client) NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 // queue. It returns ctx's error when ctx ends first, ErrClosed once the
 // consumer is closed, and errors that retrying cannot fix.
 func (cons *Consumer) Poll(ctx context.Context) ([]Message, error) {
-	var out []Message
+	var parts [][]Message // the fetches taken, joined at the end
 	for {
 		select {
 		case r := <-cons.results:
-			out = cons.take(r, out)
+			parts = cons.take(r, parts)
 		case err := <-cons.errs:
 			return nil, err
 		case <-ctx.Done():
@@ -194,31 +194,51 @@ func (cons *Consumer) Poll(ctx context.Context) ([]Message, error) {
 		for more := true; more; {
 			select {
 			case r := <-cons.results:
-				out = cons.take(r, out)
+				parts = cons.take(r, parts)
 			default:
 				more = false
 			}
 		}
-		if len(out) > 0 {
-			return out, nil
+		if len(parts) > 0 {
+			return join(parts), nil
 		}
 	}
 }
 
+// join returns the messages of parts in one slice: the one part itself
+// when there is one, as there mostly is, rather than a copy.
+func join(parts [][]Message) []Message {
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	out := make([]Message, 0, n)
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
 // take accepts a fetch result unless its queue was taken away meanwhile.
-func (cons *Consumer) take(r fetchResult, out []Message) []Message {
+func (cons *Consumer) take(r fetchResult, parts [][]Message) [][]Message {
 	cons.mu.Lock()
 	defer cons.mu.Unlock()
 	if cons.fetchers[r.f.queue] != r.f {
-		return out
+		return parts
 	}
 	cons.polled[r.f.queue] = r.next
+	if len(r.msgs) == 0 {
+		return parts
+	}
 	m := cons.c.m
 	m.consumeMessages.Add(len(r.msgs))
 	for i := range r.msgs {
 		m.consumeBytes.Add(len(r.msgs[i].Body))
 	}
-	return append(out, r.msgs...)
+	return append(parts, r.msgs)
 }
 
 // TakePolled returns, per queue, the next offset after everything Poll

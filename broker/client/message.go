@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/sluicehq/sluice/broker/protocol"
@@ -80,6 +81,11 @@ func timeToMs(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
+// minMessageBytes is the least an encoded message takes: its length,
+// flags, born time, and the lengths of its key and tags, its property
+// count and its body's length, a byte each.
+const minMessageBytes = 7
+
 // recordDecoder turns records, as fetched, into Messages.
 type recordDecoder struct {
 	from   int64               // messages below this offset are skipped
@@ -104,6 +110,14 @@ func (d *recordDecoder) decodeRecord(h *protocol.RecordHeader, pos int64, payloa
 		deliverAt = msToTime(h.DeliverAtMs)
 	}
 	storedAt := msToTime(h.StoredAtMs)
+	// Room for the record's messages at once, and doubling for the next
+	// records of the fetch: Message is large, and append's growth by a
+	// quarter copied the messages of a fetch several times over. The
+	// count is from the wire, so it is bounded by the bytes, each message
+	// taking several.
+	if n := min(int(h.Count), len(raw)/minMessageBytes); cap(d.out)-len(d.out) < n {
+		d.out = slices.Grow(d.out, max(n, len(d.out)))
+	}
 	it := protocol.NewMessageIter(raw, h.FirstBornMs)
 	var v protocol.MessageView
 	var i uint32

@@ -3,6 +3,7 @@ package file
 import (
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -45,15 +46,27 @@ type pathCache struct {
 // groupEvents encodes events into groups by expanded path.
 func (s *Sink) groupEvents(events []*event.Event) {
 	var last *group
-	for _, e := range events {
+	total := 0
+	for i, e := range events {
 		g := s.groupFor(e, last)
+		if i == 0 {
+			g.buf = slices.Grow(g.buf, min(s.eventBytes*len(events)*9/8, maxPresize))
+		}
 		last = g
+		n := len(g.buf)
 		g.buf = s.appendEvent(g.buf, e)
+		total += len(g.buf) - n
 		if s.maxSize > 0 {
 			g.ends = append(g.ends, len(g.buf))
 		}
 	}
+	if len(events) > 0 {
+		s.eventBytes = total / len(events)
+	}
 }
+
+// maxPresize bounds the room a Write's first group starts with.
+const maxPresize = 256 << 20
 
 // groupFor returns the group of e's path; last is the previous event's
 // group, the usual answer.

@@ -47,6 +47,10 @@ type Sink struct {
 	groups  []*group
 	index   map[string]int
 	pathBuf []byte
+	// eventBytes is the mean size of an event encoded by the last Write:
+	// the first group of a Write starts with room for the batch at that
+	// size instead of growing by doubling, copying tens of megabytes.
+	eventBytes int
 	cache   pathCache
 	enc     event.JSONEncoder
 

@@ -312,3 +312,21 @@ func TestCloneSharesNothing(t *testing.T) {
 		t.Fatalf("the clone changed with its event:\n got %s\nwant %s", got, want)
 	}
 }
+
+// Strings of bytes that escape to the most (control characters, 6 bytes
+// each) and runes across AppendString's 8-byte words, at every length
+// and offset into a buffer, grow it rather than write past it.
+func TestAppendStringWorstCases(t *testing.T) {
+	for _, unit := range []string{"\x01", "\x01日", "\"\x1f", "日本\x00", "\xff\x01"} {
+		for n := range 40 {
+			s := strings.Repeat(unit, n)
+			want, _ := json.Marshal(s)
+			for pre := range 9 {
+				dst := make([]byte, pre, pre+n%5)
+				if got := AppendString(dst, s)[pre:]; string(got) != string(want) {
+					t.Fatalf("AppendString(%q) = %s, want %s", s, got, want)
+				}
+			}
+		}
+	}
+}

@@ -34,23 +34,50 @@ type batchMem struct {
 // past it is left to the garbage collector, not kept that large.
 const maxReusedFields = 64
 
-// fieldsMap returns an empty map for a log event's fields.
-func (m *batchMem) fieldsMap() map[string]any {
-	if m.used < len(m.fields) {
-		f := m.fields[m.used]
-		m.used++
-		if len(f) <= maxReusedFields {
+// Bounds of what a batchMem keeps between batches: a burst's huge polls
+// leave their memory to the garbage collector instead of holding it
+// through the quiet that follows.
+const (
+	maxKeptBodies = 32 << 20
+	maxKeptEvents = 1 << 16
+)
+
+// trim readies m for the next batch once this one is delivered: it
+// empties the fields maps handed out and drops every reference into the
+// batch, so that a quiet pipeline holds no old batch alive, and lets go
+// of memory grown past the bounds.
+func (m *batchMem) trim() {
+	for i, f := range m.fields[:m.used] {
+		if len(f) > maxReusedFields {
+			m.fields[i] = make(map[string]any, 8)
+		} else {
 			clear(f)
-			return f
 		}
-		f = make(map[string]any, 8)
-		m.fields[m.used-1] = f
-		return f
 	}
-	f := make(map[string]any, 8)
-	m.fields = append(m.fields, f)
+	m.used = 0
+	if len(m.fields) > maxKeptEvents {
+		clear(m.fields[maxKeptEvents:])
+		m.fields = m.fields[:maxKeptEvents]
+	}
+	clear(m.slab)
+	clear(m.events[:cap(m.events)])
+	if cap(m.slab) > maxKeptEvents {
+		m.slab, m.events = nil, nil
+	}
+	if cap(m.buf) > maxKeptBodies {
+		m.buf = nil
+	}
+	m.wr.trim()
+}
+
+// fieldsMap returns an empty map for a log event's fields: one trim
+// emptied, or a new one.
+func (m *batchMem) fieldsMap() map[string]any {
+	if m.used == len(m.fields) {
+		m.fields = append(m.fields, make(map[string]any, 8))
+	}
 	m.used++
-	return f
+	return m.fields[m.used-1]
 }
 
 // decodeBatch decodes msgs into mem (nil: fresh memory); a message that
@@ -78,7 +105,9 @@ func decodeBatch(msgs []client.Message, mem *batchMem, bad func(error)) []*event
 		mem.events = make([]*event.Event, 0, len(msgs))
 	}
 	slab, events := mem.slab[:len(msgs)], mem.events[:0]
-	mem.used = 0
+	if mem.used != 0 { // not trimmed since its last batch
+		mem.trim()
+	}
 	mem.wr.reset()
 	var box event.Boxer
 	off := 0

@@ -153,6 +153,7 @@ func (p *pipeline) takeMem() *batchMem {
 // overlapping batches, one in delivery while the next is decoded.
 func (p *pipeline) recycle(m *batchMem) {
 	if len(p.free) < 2 {
+		m.trim()
 		p.free = append(p.free, m)
 	}
 }

@@ -56,6 +56,19 @@ func (a *wrArena) reset() {
 	a.series, a.labels, a.samples = a.series[:0], a.labels[:0], a.samples[:0]
 }
 
+// maxKeptLabels bounds the labels a wrArena keeps between batches.
+const maxKeptLabels = 1 << 20
+
+// trim drops the references of a delivered batch's series into its
+// bodies, and arrays grown past the bound.
+func (a *wrArena) trim() {
+	clear(a.series)
+	clear(a.labels)
+	if cap(a.labels) > maxKeptLabels {
+		*a = wrArena{}
+	}
+}
+
 // take returns an empty slice with room for n, carved from *a.
 func take[T any](a *[]T, n int) []T {
 	if cap(*a)-len(*a) < n {

@@ -76,7 +76,7 @@ func take[T any](a *[]T, n int) []T {
 	}
 	start := len(*a)
 	*a = (*a)[:start+n]
-	return (*a)[start:start:start+n]
+	return (*a)[start : start : start+n]
 }
 
 // field reads one field header at b[i:]: its number, wire type, and for

@@ -51,8 +51,8 @@ type Sink struct {
 	// the first group of a Write starts with room for the batch at that
 	// size instead of growing by doubling, copying tens of megabytes.
 	eventBytes int
-	cache   pathCache
-	enc     event.JSONEncoder
+	cache      pathCache
+	enc        event.JSONEncoder
 
 	mu     sync.Mutex
 	files  openFiles // guarded by mu

@@ -203,6 +203,13 @@ func (d *wrDecoder) decode() bool {
 func (d *wrDecoder) decodeSeries(b []byte, from, to int) bool {
 	l0, s0 := len(d.labels), len(d.samples)
 	for i := from; i < to; {
+		// Most labels are the 4 bytes of tags and lengths around a name
+		// and a value under 128 bytes each: read without field's calls.
+		if ns, ne, next := shortLabel(b, i, to); next > 0 {
+			d.labels = append(d.labels, prompb.Label{Name: d.s[ns:ne], Value: d.s[ne+2 : next]})
+			i = next
+			continue
+		}
 		num, _, start, end, next, ok := field(b[:to], i)
 		if !ok {
 			return false
@@ -248,6 +255,24 @@ func (d *wrDecoder) decodeSeries(b []byte, from, to int) bool {
 		Samples: d.samples[s0:len(d.samples):len(d.samples)],
 	})
 	return true
+}
+
+// shortLabel reads the label field at b[i:to] when it is 0a L 0a N name
+// 12 V value, each length one byte: the label holds a name and a value
+// and nothing else. It returns where the name starts and ends and where
+// the field ends (the value ends there, 2 bytes after the name), or a
+// zero next for anything else, which is left to field.
+func shortLabel(b []byte, i, to int) (ns, ne, next int) {
+	if i+6 > to || b[i] != 0x0a || b[i+2] != 0x0a || b[i+1]|b[i+3] >= 0x80 {
+		return 0, 0, 0
+	}
+	next = i + 2 + int(b[i+1])
+	ns = i + 4
+	ne = ns + int(b[i+3])
+	if next > to || ne+2 > next || b[ne] != 0x12 || b[ne+1] >= 0x80 || ne+2+int(b[ne+1]) != next {
+		return 0, 0, 0
+	}
+	return ns, ne, next
 }
 
 func (d *wrDecoder) decodeMetadata(b []byte, from, to int) bool {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/golang/snappy"
 
+	"github.com/sluicehq/sluice/internal/rwtest"
 	"github.com/sluicehq/sluice/internal/testbin"
 )
 
@@ -51,7 +51,7 @@ func benchVMAgentRelay(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		for _, body := range bodies[n%len(bodies)] {
-			postWriteRequest(b, url, body)
+			rwtest.MustPost(b, url, body)
 		}
 		n++
 	}
@@ -65,27 +65,6 @@ func benchVMAgentRelay(b *testing.B) {
 	samples := float64(n * perBatch)
 	b.ReportMetric(samples/wall.Seconds(), "samples/s")
 	b.ReportMetric(cpu.Seconds()/samples*1e6, "cpu-s/M-samples")
-}
-
-// postWriteRequest sends a snappy-compressed WriteRequest as Prometheus
-// remote write 1.0 does.
-func postWriteRequest(b *testing.B, url string, body []byte) {
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		b.Fatal(err)
-	}
-	req.Header.Set("Content-Encoding", "snappy")
-	req.Header.Set("Content-Type", "application/x-protobuf")
-	req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		b.Fatalf("remote write to %s: %s", url, resp.Status)
-	}
 }
 
 // vmRowsInserted returns the rows a VictoriaMetrics has taken in.

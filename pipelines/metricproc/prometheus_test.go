@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
 
+	"github.com/sluicehq/sluice/internal/rwtest"
 	"github.com/sluicehq/sluice/internal/testbin"
 	"github.com/sluicehq/sluice/pipelines/event"
 )
@@ -67,21 +67,7 @@ func remoteWrite(t *testing.T, base string, e *event.Event) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := http.NewRequest(http.MethodPost, base+"/api/v1/write", bytes.NewReader(snappy.Encode(nil, body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Encoding", "snappy")
-	req.Header.Set("Content-Type", "application/x-protobuf")
-	req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if msg, _ := io.ReadAll(resp.Body); resp.StatusCode/100 != 2 {
-		t.Fatalf("remote write: %s: %s", resp.Status, msg)
-	}
+	rwtest.MustPost(t, base+"/api/v1/write", snappy.Encode(nil, body))
 }
 
 // query runs an instant PromQL query at ts (ms) and renders the result

@@ -1,11 +1,9 @@
 package remotewrite
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -17,6 +15,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/sluicehq/sluice/agent/source"
+	"github.com/sluicehq/sluice/internal/rwtest"
 )
 
 type batch struct {
@@ -84,23 +83,7 @@ func start(t *testing.T, cfg Config, e source.Emitter) (*Receiver, func()) {
 
 func post(t *testing.T, r *Receiver, body []byte, hdr map[string]string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, "http://"+r.Addr().String()+Path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Encoding", "snappy")
-	req.Header.Set("Content-Type", "application/x-protobuf")
-	req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return rwtest.Post(t, "http://"+r.Addr().String()+Path, body, hdr)
 }
 
 type result struct {

@@ -139,7 +139,7 @@ func (e *Event) Delete(path string) (any, bool) {
 func (e *Event) Clone() *Event {
 	c := &Event{Kind: e.Kind, Time: e.Time, Routes: cloneStrings(e.Routes)}
 	if e.Fields != nil {
-		c.Fields = cloneValue(e.Fields).(map[string]any)
+		c.Fields = CloneValue(e.Fields).(map[string]any)
 	}
 	if e.Meta != nil {
 		c.Meta = make(map[string]string, len(e.Meta))
@@ -174,21 +174,21 @@ func (e *Event) Clone() *Event {
 	return c
 }
 
-// cloneValue copies a field value: strings, maps and slices anew.
-func cloneValue(v any) any {
+// CloneValue copies a field value: strings, maps and slices anew.
+func CloneValue(v any) any {
 	switch x := v.(type) {
 	case string:
 		return strings.Clone(x)
 	case map[string]any:
 		m := make(map[string]any, len(x))
 		for k, v := range x {
-			m[strings.Clone(k)] = cloneValue(v)
+			m[strings.Clone(k)] = CloneValue(v)
 		}
 		return m
 	case []any:
 		a := make([]any, len(x))
 		for i, v := range x {
-			a[i] = cloneValue(v)
+			a[i] = CloneValue(v)
 		}
 		return a
 	}

@@ -119,32 +119,12 @@ func (s *Set) value(t *template, e *event.Event, buf []byte) (any, []byte) {
 	}
 	if path, ok := t.field(); ok {
 		if v, ok := e.Get(path); ok {
-			return deepCopy(v), buf
+			return event.CloneValue(v), buf // a copy: the original may change later
 		}
 		return "", buf
 	}
 	buf = t.append(buf[:0], e)
 	return string(buf), buf
-}
-
-// deepCopy copies maps and lists, so that a field copied by set does not
-// change when the original is changed later.
-func deepCopy(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, v := range x {
-			m[k] = deepCopy(v)
-		}
-		return m
-	case []any:
-		l := make([]any, len(x))
-		for i, v := range x {
-			l[i] = deepCopy(v)
-		}
-		return l
-	}
-	return v
 }
 
 // RenameConfig is the rename processor: it moves fields of log events.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/sluicehq/sluice/broker/protocol"
 )
@@ -91,6 +92,46 @@ type recordDecoder struct {
 	from   int64               // messages below this offset are skipped
 	filter *protocol.TagFilter // nil or All: every message
 	out    []Message
+	// The strings of the last key, tags and value of each property name:
+	// the messages of a batch mostly repeat them (an agent's host and
+	// file), and each would otherwise be an allocation per message.
+	key, tags lastString
+	props     []lastProperty
+}
+
+// lastString is a string remembered so as to be handed out again.
+type lastString struct{ s string }
+
+// of returns b as a string: the remembered one when it is the same.
+func (l *lastString) of(b []byte) string {
+	if l.s != string(b) {
+		l.s = string(b)
+	}
+	return l.s
+}
+
+type lastProperty struct {
+	name  string
+	value lastString
+}
+
+// maxLastProperties bounds the property names a decoder remembers.
+const maxLastProperties = 16
+
+// property returns a property's name and value as strings, the ones
+// of the last message that had them when they are the same.
+func (d *recordDecoder) property(k, v []byte) (string, string) {
+	for i := range d.props {
+		if p := &d.props[i]; p.name == string(k) {
+			return p.name, p.value.of(v)
+		}
+	}
+	if len(d.props) == maxLastProperties {
+		return string(k), string(v)
+	}
+	d.props = append(d.props, lastProperty{name: string(k), value: lastString{string(v)}})
+	p := &d.props[len(d.props)-1]
+	return p.name, p.value.s
 }
 
 // decodeRecord appends the messages of one record at log position pos
@@ -118,6 +159,10 @@ func (d *recordDecoder) decodeRecord(h *protocol.RecordHeader, pos int64, payloa
 	if n := min(int(h.Count), len(raw)/minMessageBytes); cap(d.out)-len(d.out) < n {
 		d.out = slices.Grow(d.out, max(n, len(d.out)))
 	}
+	var ids []byte // the record's message IDs, one allocation for all
+	if pos >= 0 {
+		ids = make([]byte, 0, protocol.MessageIDLen*min(int(h.Count), len(raw)/minMessageBytes))
+	}
 	it := protocol.NewMessageIter(raw, h.FirstBornMs)
 	var v protocol.MessageView
 	var i uint32
@@ -127,19 +172,22 @@ func (d *recordDecoder) decodeRecord(h *protocol.RecordHeader, pos int64, payloa
 			continue
 		}
 		m := Message{
-			Topic: h.Topic, Key: string(v.Key), Tags: string(v.Tags), Body: v.Body,
+			Topic: h.Topic, Key: d.key.of(v.Key), Tags: d.tags.of(v.Tags), Body: v.Body,
 			BornAt: msToTime(v.BornMs), DeliverAt: deliverAt,
 			Queue: h.Queue, Offset: off, StoredAt: storedAt,
 		}
 		if pos >= 0 {
-			m.ID = protocol.MessageID(pos, i)
+			// ids is only appended to: the bytes of an ID never change.
+			ids = protocol.AppendMessageID(ids, pos, i)
+			m.ID = unsafe.String(&ids[len(ids)-protocol.MessageIDLen], protocol.MessageIDLen)
 		}
-		v.Properties(func(k, val []byte) {
-			if m.Properties == nil {
-				m.Properties = make(map[string]string)
-			}
-			m.Properties[string(k)] = string(val)
-		})
+		if n := v.NumProperties(); n > 0 {
+			m.Properties = make(map[string]string, n)
+			v.Properties(func(k, val []byte) {
+				name, value := d.property(k, val)
+				m.Properties[name] = value
+			})
+		}
 		d.out = append(d.out, m)
 	}
 	if err := it.Err(); err != nil {

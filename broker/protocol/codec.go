@@ -79,6 +79,11 @@ func (d *dec) uvarint(what string) uint64 {
 	if d.err != nil {
 		return 0
 	}
+	if len(d.b) > 0 && d.b[0] < 0x80 { // most lengths and counts: one byte, always shortest
+		v := uint64(d.b[0])
+		d.b = d.b[1:]
+		return v
+	}
 	v, n := binary.Uvarint(d.b)
 	// Only the shortest encoding is valid, so that every value has one
 	// encoding and a decoded body re-encodes to the same bytes.

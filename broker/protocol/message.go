@@ -360,11 +360,24 @@ type MessageView struct {
 
 // Properties calls fn for each property.
 func (m *MessageView) Properties(fn func(k, v []byte)) {
-	d := dec{b: m.props}
+	b := m.props // Next checked every length: they are read unchecked
 	for range m.nprops {
-		k, v := d.bytes("key"), d.bytes("value")
+		var k, v []byte
+		k, b = checkedField(b)
+		v, b = checkedField(b)
 		fn(k, v)
 	}
+}
+
+// checkedField splits off b a length-prefixed field whose length was
+// checked already.
+func checkedField(b []byte) (field, rest []byte) {
+	n, l := uint64(b[0]), 1
+	if n >= 0x80 {
+		n, l = binary.Uvarint(b)
+	}
+	end := l + int(n)
+	return b[l:end:end], b[end:]
 }
 
 // Property returns the value of property name, or "".
@@ -438,6 +451,9 @@ func (it *MessageIter) Next(m *MessageView) bool {
 	return true
 }
 
+// NumProperties returns how many properties the message has.
+func (m *MessageView) NumProperties() int { return m.nprops }
+
 // Err returns the first decoding error.
 func (it *MessageIter) Err() error { return it.err }
 
@@ -482,7 +498,15 @@ func strLen(s string) int { return uvarintLen(uint64(len(s))) + len(s) }
 // (not negative): unique per broker, and enough to find the message again.
 // It is 16 upper-case hex digits of pos followed by 8 of index.
 func MessageID(pos int64, index uint32) string {
-	var b [24]byte
+	return string(AppendMessageID(make([]byte, 0, MessageIDLen), pos, index))
+}
+
+// MessageIDLen is the length of a MessageID.
+const MessageIDLen = 24
+
+// AppendMessageID appends MessageID(pos, index) to dst.
+func AppendMessageID(dst []byte, pos int64, index uint32) []byte {
+	var b [MessageIDLen]byte
 	const hex = "0123456789ABCDEF"
 	for i := 15; i >= 0; i-- {
 		b[i] = hex[pos&15]
@@ -492,7 +516,7 @@ func MessageID(pos int64, index uint32) string {
 		b[i] = hex[index&15]
 		index >>= 4
 	}
-	return string(b[:])
+	return append(dst, b[:]...)
 }
 
 // ParseMessageID reverses MessageID. Lower-case digits are accepted too,

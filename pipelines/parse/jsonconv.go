@@ -364,14 +364,23 @@ func (d *jsonDecoder) array(depth int) ([]any, error) {
 // key decodes the object key at d.pos, from the caches when its text
 // was met before.
 func (d *jsonDecoder) key() (string, error) {
+	i := d.keyIndex
+	d.keyIndex++
+	// The key the last document had here, when its text is next and a
+	// quote follows, is this key, without scanning: that text ended a
+	// string once, so it holds no unescaped quote and does not end in an
+	// escaping backslash.
+	if i < len(d.recent) {
+		rk := d.recent[i]
+		start := d.pos + 1
+		if end := start + len(rk.raw); end < len(d.s) && d.s[end] == '"' && d.s[start:end] == rk.raw {
+			d.pos = end + 1
+			return rk.key, nil
+		}
+	}
 	raw, plain, err := d.scanString()
 	if err != nil {
 		return "", err
-	}
-	i := d.keyIndex
-	d.keyIndex++
-	if i < len(d.recent) && d.recent[i].raw == raw {
-		return d.recent[i].key, nil
 	}
 	rk, ok := d.keys[raw]
 	if !ok {

@@ -298,3 +298,35 @@ func TestJSONDecoderLetsGoOfDocument(t *testing.T) {
 	t.Error("the decoder keeps the document alive")
 	runtime.KeepAlive(&d)
 }
+
+// A key met where the last document had one is read without scanning
+// when its text and a closing quote are next: documents one after the
+// other decode as encoding/json decodes each, whatever resembles the
+// last document's keys.
+func TestJSONDecoderKeysByPosition(t *testing.T) {
+	for _, pair := range [][2]string{
+		{`{"ab":1}`, `{"ab\"c":2}`},
+		{`{"a\\":1}`, `{"a\\":2}`},
+		{`{"a\\":1}`, `{"a\\\"":2}`},
+		{`{"ab":1}`, `{"abc":2}`},
+		{`{"ab":1}`, `{"a":2}`},
+		{`{"ab":1}`, `{"ab`},
+		{`{"ab":1}`, `{"ab"`},
+		{`{"é":1,"x":2}`, `{"é":3,"x":4}`},
+		{`{"\u00e9":1}`, `{"\u00e9":2,"é":3}`},
+		{"{\"\xff\":1}", "{\"\xff\":2}"},
+		{`{"a":1,"b":2}`, `{"b":1,"a":2}`},
+		{`{"a":{"a":1}}`, `{"a":{"a":{"a":2}}}`},
+	} {
+		var d jsonDecoder
+		if _, err := d.decode(pair[0], true, 0); err != nil {
+			t.Fatalf("%s: %v", pair[0], err)
+		}
+		got, err := d.decode(pair[1], true, 0)
+		var want any
+		wantErr := json.Unmarshal([]byte(pair[1]), &want)
+		if (err != nil) != (wantErr != nil) || err == nil && !reflect.DeepEqual(got, want) {
+			t.Errorf("%s after %s: got %v, %v; encoding/json: %v, %v", pair[1], pair[0], got, err, want, wantErr)
+		}
+	}
+}

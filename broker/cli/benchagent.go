@@ -61,11 +61,24 @@ it can (throughput); with --rate, lines are appended at that total rate for
 With --scrape, this process serves --targets Prometheus exporters of --series
 series each, the agent scrapes them every --interval, and after --warmup the
 agent's CPU per million samples stored in the broker and its RSS are measured
-for --duration.`,
+for --duration. Samples are the series of each stored scrape plus the 4 the
+agent adds (up, scrape_duration_seconds, scrape_samples_scraped,
+scrape_samples_post_metric_relabeling).
+
+With --scrape --vmagent, vmagent is then measured the same way in the same run,
+against the same exporters: victoria-metrics and vmagent (both on PATH) run as
+child processes, vmagent scraping every --interval and remote writing to
+victoria-metrics, and after --warmup (and once vmagent queues nothing, since
+victoria-metrics lags while it registers the series) vmagent's CPU and peak RSS
+are measured for --duration, its samples being those it scraped and pushed
+(vmagent adds 6 per scrape). The report gives sluice's figures over vmagent's.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.scrape {
 				return runScrapeBenchCmd(cmd, o)
+			}
+			if o.sc.vmagent {
+				return errors.New("bench agent: --vmagent needs --scrape")
 			}
 			if o.files < 1 || o.lineSize < 16 || o.rate < 0 || o.lines < 1 || o.duration <= 0 {
 				return errors.New("bench agent: --files ≥ 1, --line-size ≥ 16, --lines ≥ 1, --rate ≥ 0 and --duration > 0 please")
@@ -97,6 +110,7 @@ for --duration.`,
 	f.IntVar(&o.sc.series, "series", 1000, "with --scrape: series per target")
 	f.DurationVar(&o.sc.interval, "interval", time.Second, "with --scrape: scrape interval")
 	f.DurationVar(&o.sc.warmup, "warmup", 10*time.Second, "with --scrape: scraping before the measurement starts")
+	f.BoolVar(&o.sc.vmagent, "vmagent", false, "with --scrape: then measure vmagent (into victoria-metrics) scraping the same exporters, a baseline from the same run")
 	f.StringVar(&o.agentHTTP, "agent-http", "off", "the agent's http_listen, to profile it while it is measured (go tool pprof http://ADDR/debug/pprof/heap)")
 	return cmd
 }

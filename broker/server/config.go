@@ -81,6 +81,9 @@ type Config struct {
 	// produceHook, when set, runs in each produce handler before the
 	// append; tests use it to hold a produce in flight.
 	produceHook func()
+	// forceCloseHook, when set, runs once shutdown has closed the
+	// connections still busy at its deadline (tests).
+	forceCloseHook func()
 }
 
 // Defaults and limits.

@@ -336,6 +336,9 @@ func (s *Server) forceClose(ctx context.Context, drained <-chan struct{}) {
 		c.nc.Close()
 	}
 	s.mu.Unlock()
+	if s.cfg.forceCloseHook != nil {
+		s.cfg.forceCloseHook()
+	}
 	<-drained
 	s.forcedErr = fmt.Errorf("shutdown: closed %d connections with requests in flight: %w", n, ctx.Err())
 }

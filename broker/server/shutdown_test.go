@@ -100,6 +100,10 @@ func TestShutdownDeadline(t *testing.T) {
 		entered <- struct{}{}
 		<-release
 	}
+	// The handler gets going again only once shutdown gave up and closed
+	// its connection: released at the deadline instead, it could answer
+	// before the close.
+	cfg.forceCloseHook = func() { close(release) }
 	s := start(t, cfg)
 	c := connect(t, s)
 	c.createTopic("t", 1)
@@ -107,10 +111,6 @@ func TestShutdownDeadline(t *testing.T) {
 	<-entered
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	go func() {
-		<-ctx.Done()
-		close(release) // the handler gets going again only once shutdown gave up
-	}()
 	err := s.Shutdown(ctx)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Shutdown past its deadline: %v", err)

@@ -38,8 +38,8 @@ const maxReusedFields = 64
 // leave their memory to the garbage collector instead of holding it
 // through the quiet that follows.
 const (
-	maxKeptBodies = 32 << 20
-	maxKeptEvents = 1 << 16
+	maxKeptBodies = 16 << 20
+	maxKeptEvents = 1 << 15
 )
 
 // trim readies m for the next batch once this one is delivered: it

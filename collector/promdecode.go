@@ -56,8 +56,9 @@ func (a *wrArena) reset() {
 	a.series, a.labels, a.samples = a.series[:0], a.labels[:0], a.samples[:0]
 }
 
-// maxKeptLabels bounds the labels a wrArena keeps between batches.
-const maxKeptLabels = 1 << 20
+// maxKeptLabels bounds the labels a wrArena keeps between batches (16 MiB
+// of them, the series of a poll of ~40k series).
+const maxKeptLabels = 1 << 18
 
 // trim drops the references of a delivered batch's series into its
 // bodies, and arrays grown past the bound.

@@ -43,11 +43,20 @@ func (s *labelSet) reset(base []prompb.Label) (sorted bool) {
 	for i := range base {
 		s.gone[i] = base[i].Value == ""
 		s.anyGone = s.anyGone || s.gone[i]
-		if i > 0 && base[i-1].Name > base[i].Name {
+		if i > 0 && after(base[i-1].Name, base[i].Name) {
 			sorted = false
 		}
 	}
 	return sorted
+}
+
+// after reports whether a sorts after b. Label names mostly differ in
+// their first byte, which decides without a call to compare them.
+func after(a, b string) bool {
+	if a != "" && b != "" && a[0] != b[0] {
+		return a[0] > b[0]
+	}
+	return a > b
 }
 
 // changed reports whether the labels differ from base.

@@ -16,11 +16,11 @@ import (
 const ContentTypeWriteRequest = "application/x-protobuf;proto=prometheus.WriteRequest"
 
 // batchMem is the memory a batch is decoded into: the copy of its
-// bodies, its events, their fields maps and their series. A pipeline hands it to the
-// next batch once the sinks accepted this one (Sink.Write keeps nothing
-// past its return, and processors that keep strings copy them), so that
-// a stream of batches reuses it instead of making the garbage collector
-// find and free ~1 KB per event.
+// bodies, its events, their fields maps and their series. A pipeline
+// hands it to the next batch once the sinks accepted this one
+// (Sink.Write keeps nothing past its return, and processors that keep
+// strings copy them), so that a stream of batches reuses it instead of
+// making the garbage collector find and free ~1 KB per event.
 type batchMem struct {
 	buf    []byte
 	slab   []event.Event
@@ -86,6 +86,9 @@ func decodeBatch(msgs []client.Message, mem *batchMem, bad func(error)) []*event
 	if mem == nil {
 		mem = &batchMem{}
 	}
+	if mem.used != 0 { // not trimmed since its last batch
+		mem.trim()
+	}
 	size := 0
 	for i := range msgs {
 		size += len(msgs[i].Body)
@@ -105,9 +108,6 @@ func decodeBatch(msgs []client.Message, mem *batchMem, bad func(error)) []*event
 		mem.events = make([]*event.Event, 0, len(msgs))
 	}
 	slab, events := mem.slab[:len(msgs)], mem.events[:0]
-	if mem.used != 0 { // not trimmed since its last batch
-		mem.trim()
-	}
 	mem.wr.reset()
 	var box event.Boxer
 	off := 0
@@ -126,12 +126,12 @@ func decodeBatch(msgs []client.Message, mem *batchMem, bad func(error)) []*event
 	return events
 }
 
-// decodeInto makes e from m: a metric event for a WriteRequest body (m.Body
-// as a string, whose substrings its labels are), a log event holding body
-// otherwise. Meta is the
-// message's properties (the map is taken over, not copied) plus topic
-// and key. The message is boxed by box, a log event's fields map comes
-// from mem.
+// decodeInto makes e from m: a metric event for a WriteRequest body
+// (m.Body as a string, whose substrings its labels are), a log event
+// holding body otherwise. Meta is the message's properties (the map is
+// taken over, not copied) plus topic and key. The message is boxed by
+// box; a log event's fields map and a metric event's series come from
+// mem.
 func decodeInto(e *event.Event, m *client.Message, body string, box *event.Boxer, mem *batchMem) error {
 	meta := m.Properties
 	if meta == nil {

@@ -147,7 +147,10 @@ type conditions struct {
 	// the event's Fields map is then the environment itself, and binding
 	// an event costs nothing.
 	direct bool
-	pool   sync.Pool // of *evaluator
+	// tests[i], when set, is program i as a stringTest, evaluated
+	// without the VM.
+	tests []*stringTest
+	pool  sync.Pool // of *evaluator
 }
 
 func newConditions(codes ...string) (*conditions, error) {
@@ -181,6 +184,8 @@ func newConditions(codes ...string) (*conditions, error) {
 			}
 		}))
 		c.uses = append(c.uses, uses)
+		t, _ := stringTestOf(node, vars)
+		c.tests = append(c.tests, t)
 	}
 	c.direct = !slices.ContainsFunc(c.refs, func(r envRef) bool { return r.kind != refField })
 	c.pool.New = func() any {
@@ -346,6 +351,9 @@ func builtin(name string, e *event.Event) any {
 
 // match runs expression i against the bound event.
 func (ev *evaluator) match(i int) (bool, error) {
+	if t := ev.c.tests[i]; t != nil {
+		return t.match(ev.e), nil
+	}
 	var env any
 	if ev.c.direct {
 		env = ev.e.Fields

@@ -1,5 +1,7 @@
 package event
 
+import "strings"
+
 // JSONEncoder writes what AppendJSON writes, faster for a stream of
 // events with the same field and meta names, as a sink's usually are:
 // it remembers the sorted names of the last event, each already written
@@ -60,7 +62,10 @@ func order[V any](ns *names, es []entry[V], m map[string]V) ([]entry[V], []strin
 	es = sorted(es, m)
 	ns.sorted, ns.keys, ns.hasTS = ns.sorted[:0], ns.keys[:0], false
 	for _, e := range es {
-		ns.sorted = append(ns.sorted, e.k)
+		// A copy: the name may be bytes of a batch that will be reused
+		// (parse_logfmt's keys are substrings of the line), and a
+		// remembered name whose bytes changed would look up another.
+		ns.sorted = append(ns.sorted, strings.Clone(e.k))
 		ns.keys = append(ns.keys, string(append(AppendString(nil, e.k), ':')))
 		ns.hasTS = ns.hasTS || e.k == "timestamp"
 	}

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // A JSONEncoder writes exactly what AppendJSON writes, whatever the
@@ -50,4 +51,21 @@ func BenchmarkJSONEncoder(b *testing.B) {
 		buf = enc.Append(buf[:0], e)
 	}
 	b.SetBytes(int64(len(buf)))
+}
+
+// The names the encoder remembers are its own: an event's names may be
+// bytes of a batch whose memory is reused, and the next batch's events
+// may have other names at the same bytes.
+func TestJSONEncoderNamesOverReusedMemory(t *testing.T) {
+	buf := []byte("ab")
+	a, b := unsafe.String(&buf[0], 1), unsafe.String(&buf[1], 1)
+	var enc JSONEncoder
+	for i, names := range []string{"ab", "ba", "ab"} {
+		copy(buf, names)
+		e := &Event{Kind: KindLog, Fields: map[string]any{a: 1.0, b: 2.0}}
+		got, want := string(enc.Append(nil, e)), string(AppendJSON(nil, e))
+		if got != want {
+			t.Fatalf("event %d: got %s, want %s", i, got, want)
+		}
+	}
 }

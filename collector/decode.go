@@ -16,7 +16,7 @@ import (
 const ContentTypeWriteRequest = "application/x-protobuf;proto=prometheus.WriteRequest"
 
 // batchMem is the memory a batch is decoded into: the copy of its
-// bodies, its events, their fields maps and their series. A pipeline
+// bodies, its events, their fields and their series. A pipeline
 // hands it to the next batch once the sinks accepted this one
 // (Sink.Write keeps nothing past its return, and processors that keep
 // strings copy them), so that a stream of batches reuses it instead of
@@ -25,14 +25,14 @@ type batchMem struct {
 	buf    []byte
 	slab   []event.Event
 	events []*event.Event
-	fields []map[string]any // made by decode; cleared on reuse
-	used   int              // of fields, by the batch in hand
+	fields [][]event.Field // arrays for log events' fields; cleared by trim
+	used   int             // of fields, by the batch in hand
 	wr     wrArena          // metric events' series
 }
 
-// maxReusedFields bounds the maps kept for reuse: one that an event grew
-// past it is left to the garbage collector, not kept that large.
-const maxReusedFields = 64
+// fieldsRoom is the fields an event holds before its array is
+// outgrown (and a new one made, which the garbage collector takes).
+const fieldsRoom = 16
 
 // Bounds of what a batchMem keeps between batches: a burst's huge polls
 // leave their memory to the garbage collector instead of holding it
@@ -43,16 +43,11 @@ const (
 )
 
 // trim readies m for the next batch once this one is delivered: it
-// empties the fields maps handed out and drops every reference into the
-// batch, so that a quiet pipeline holds no old batch alive, and lets go
-// of memory grown past the bounds.
+// drops every reference into the batch, so that a quiet pipeline holds
+// no old batch alive, and lets go of memory grown past the bounds.
 func (m *batchMem) trim() {
-	for i, f := range m.fields[:m.used] {
-		if len(f) > maxReusedFields {
-			m.fields[i] = make(map[string]any, 8)
-		} else {
-			clear(f)
-		}
+	for _, f := range m.fields[:m.used] {
+		clear(f[:cap(f)])
 	}
 	m.used = 0
 	if len(m.fields) > maxKeptEvents {
@@ -70,11 +65,11 @@ func (m *batchMem) trim() {
 	m.wr.trim()
 }
 
-// fieldsMap returns an empty map for a log event's fields: one trim
-// emptied, or a new one.
-func (m *batchMem) fieldsMap() map[string]any {
+// fieldsArray returns an array for a log event's fields: one trim
+// cleared, or a new one.
+func (m *batchMem) fieldsArray() []event.Field {
 	if m.used == len(m.fields) {
-		m.fields = append(m.fields, make(map[string]any, 8))
+		m.fields = append(m.fields, make([]event.Field, 0, fieldsRoom))
 	}
 	m.used++
 	return m.fields[m.used-1]
@@ -130,8 +125,7 @@ func decodeBatch(msgs []client.Message, mem *batchMem, bad func(error)) []*event
 // (m.Body as a string, whose substrings its labels are), a log event
 // holding body otherwise. Meta is the message's properties (the map is
 // taken over, not copied) plus topic and key. The message is boxed by
-// box; a log event's fields map and a metric event's series come from
-// mem.
+// box; a log event's fields and a metric event's series come from mem.
 func decodeInto(e *event.Event, m *client.Message, body string, box *event.Boxer, mem *batchMem) error {
 	meta := m.Properties
 	if meta == nil {
@@ -157,8 +151,8 @@ func decodeInto(e *event.Event, m *client.Message, body string, box *event.Boxer
 		*e = event.Event{Kind: event.KindMetric, Time: t, Meta: meta, Series: wr.Timeseries, Metadata: wr.Metadata}
 		return nil
 	}
-	fields := mem.fieldsMap()
-	fields[event.FieldMessage] = box.String(body)
-	*e = event.Event{Kind: event.KindLog, Time: t, Fields: fields, Meta: meta}
+	*e = event.Event{Kind: event.KindLog, Time: t, Meta: meta}
+	e.Fields.Reset(mem.fieldsArray())
+	e.Fields.Set(event.FieldMessage, box.String(body))
 	return nil
 }

@@ -34,15 +34,15 @@ func TestBatchMemoryReuse(t *testing.T) {
 	old := decodeBatch(batch(1), mem, bad)
 	for _, e := range old {
 		if e.Kind == event.KindLog {
-			e.Fields["added"] = "by a processor"
-			e.Fields["message"] = "changed"
+			e.Fields.Set("added", "by a processor")
+			e.Fields.Set("message", "changed")
 		} else {
 			e.Series[0].Labels[0].Value = "changed"
 		}
 	}
 	mem.trim()
 	for i := range mem.slab {
-		if mem.slab[i].Fields != nil || mem.slab[i].Meta != nil || mem.slab[i].Series != nil {
+		if mem.slab[i].Fields.Len() != 0 || mem.slab[i].Meta != nil || mem.slab[i].Series != nil {
 			t.Fatalf("trim left event %d referenced: %+v", i, mem.slab[i])
 		}
 	}

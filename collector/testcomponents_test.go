@@ -91,8 +91,8 @@ type upper struct{ cfg upperConfig }
 
 func (u *upper) Process(events []*event.Event) []*event.Event {
 	for _, e := range events {
-		if s, ok := e.Fields[u.cfg.Field].(string); ok {
-			e.Fields[u.cfg.Field] = strings.ToUpper(s)
+		if s, ok := e.Fields.Value(u.cfg.Field).(string); ok {
+			e.Fields.Set(u.cfg.Field, strings.ToUpper(s))
 		}
 		if u.cfg.RouteIf != "" && strings.Contains(strings.ToLower(e.Message()), u.cfg.RouteIf) {
 			e.Routes = u.cfg.RouteTo

@@ -22,7 +22,7 @@ func TestJSONEncoderMatchesAppendJSON(t *testing.T) {
 		} else {
 			e = NewLog(fmt.Sprint("line ", i), time.UnixMilli(int64(i)), nil)
 			for range rnd.IntN(4) + rnd.IntN(2)*14 { // sometimes over the 16 names it remembers
-				e.Fields[names[rnd.IntN(len(names))]+fmt.Sprint(rnd.IntN(1+rnd.IntN(20)))] = float64(i)
+				e.Fields.Set(names[rnd.IntN(len(names))]+fmt.Sprint(rnd.IntN(1+rnd.IntN(20))), float64(i))
 			}
 			if rnd.IntN(3) > 0 {
 				e.Meta = map[string]string{"host": "h", "file": fmt.Sprint("f", rnd.IntN(2))}
@@ -40,10 +40,10 @@ func TestJSONEncoderMatchesAppendJSON(t *testing.T) {
 
 func BenchmarkJSONEncoder(b *testing.B) {
 	e := NewLog("GET /api/v1/orders 200 12ms", time.Now(), map[string]string{"host": "h1", "file": "/var/log/a.log", "topic": "logs"})
-	e.Fields["level"] = "info"
-	e.Fields["service"] = "checkout"
-	e.Fields["latency_ms"] = 12.5
-	e.Fields["status"] = 200.0
+	e.Fields.Set("level", "info")
+	e.Fields.Set("service", "checkout")
+	e.Fields.Set("latency_ms", 12.5)
+	e.Fields.Set("status", 200.0)
 	var enc JSONEncoder
 	var buf []byte
 	b.ReportAllocs()
@@ -62,7 +62,9 @@ func TestJSONEncoderNamesOverReusedMemory(t *testing.T) {
 	var enc JSONEncoder
 	for i, names := range []string{"ab", "ba", "ab"} {
 		copy(buf, names)
-		e := &Event{Kind: KindLog, Fields: map[string]any{a: 1.0, b: 2.0}}
+		e := &Event{Kind: KindLog}
+		e.Fields.Set(a, 1.0)
+		e.Fields.Set(b, 2.0)
 		got, want := string(enc.Append(nil, e)), string(AppendJSON(nil, e))
 		if got != want {
 			t.Fatalf("event %d: got %s, want %s", i, got, want)

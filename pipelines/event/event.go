@@ -46,7 +46,7 @@ type Event struct {
 	// Fields is the log event's body. Values are what encoding/json
 	// produces: string, float64, bool, nil, []any and map[string]any, plus
 	// int64 and time.Time set by processors.
-	Fields map[string]any
+	Fields Fields
 	// Meta is what came with the message (properties) and where it was
 	// read from.
 	Meta map[string]string
@@ -60,42 +60,52 @@ type Event struct {
 
 // NewLog returns a log event holding msg.
 func NewLog(msg string, t time.Time, meta map[string]string) *Event {
-	return &Event{Kind: KindLog, Time: t, Fields: map[string]any{FieldMessage: msg}, Meta: meta}
+	e := &Event{Kind: KindLog, Time: t, Meta: meta}
+	e.Fields.Set(FieldMessage, msg)
+	return e
 }
 
 // Message returns the message field as a string ("" if it is not one).
 func (e *Event) Message() string {
-	s, _ := e.Fields[FieldMessage].(string)
+	s, _ := e.Fields.Value(FieldMessage).(string)
 	return s
 }
 
 // Get returns the field at a dotted path ("http.status"); a top-level
 // field whose name itself contains dots is found first.
 func (e *Event) Get(path string) (any, bool) {
-	if v, ok := e.Fields[path]; ok {
+	if v, ok := e.Fields.Get(path); ok {
 		return v, true
 	}
-	var cur any = e.Fields
-	for part := range strings.SplitSeq(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = m[part]; !ok {
-			return nil, false
-		}
+	head, rest, more := strings.Cut(path, ".")
+	if !more {
+		return nil, false
 	}
-	return cur, true
+	cur, ok := e.Fields.Get(head)
+	for part := range strings.SplitSeq(rest, ".") {
+		m, isMap := cur.(map[string]any)
+		if !ok || !isMap {
+			return nil, false
+		}
+		cur, ok = m[part]
+	}
+	return cur, ok
 }
 
 // Set sets the field at a dotted path, making the maps on the way.
 func (e *Event) Set(path string, v any) {
-	if e.Fields == nil {
-		e.Fields = map[string]any{}
+	head, rest, more := strings.Cut(path, ".")
+	if !more {
+		e.Fields.Set(head, v)
+		return
 	}
-	m := e.Fields
+	m, ok := e.Fields.Value(head).(map[string]any)
+	if !ok {
+		m = map[string]any{}
+		e.Fields.Set(head, m)
+	}
 	for {
-		head, rest, more := strings.Cut(path, ".")
+		head, rest, more = strings.Cut(rest, ".")
 		if !more {
 			m[head] = v
 			return
@@ -105,30 +115,30 @@ func (e *Event) Set(path string, v any) {
 			next = map[string]any{}
 			m[head] = next
 		}
-		m, path = next, rest
+		m = next
 	}
 }
 
 // Delete removes the field at a dotted path and returns what it held.
 func (e *Event) Delete(path string) (any, bool) {
-	if v, ok := e.Fields[path]; ok {
-		delete(e.Fields, path)
+	if v, ok := e.Fields.Delete(path); ok {
 		return v, true
 	}
-	m := e.Fields
-	for {
-		head, rest, more := strings.Cut(path, ".")
-		if !more {
-			v, ok := m[head]
-			delete(m, head)
-			return v, ok
-		}
-		next, ok := m[head].(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		m, path = next, rest
+	head, rest, more := strings.Cut(path, ".")
+	if !more {
+		return nil, false
 	}
+	m, ok := e.Fields.Value(head).(map[string]any)
+	for ok {
+		head, rest, more = strings.Cut(rest, ".")
+		if !more {
+			v, found := m[head]
+			delete(m, head)
+			return v, found
+		}
+		m, ok = m[head].(map[string]any)
+	}
+	return nil, false
 }
 
 // Clone returns a copy of e that shares no memory with it, strings
@@ -138,9 +148,7 @@ func (e *Event) Delete(path string) (any, bool) {
 // set, may be shared.
 func (e *Event) Clone() *Event {
 	c := &Event{Kind: e.Kind, Time: e.Time, Routes: cloneStrings(e.Routes)}
-	if e.Fields != nil {
-		c.Fields = CloneValue(e.Fields).(map[string]any)
-	}
+	c.Fields = e.Fields.clone()
 	if e.Meta != nil {
 		c.Meta = make(map[string]string, len(e.Meta))
 		for k, v := range e.Meta {

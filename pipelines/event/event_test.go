@@ -20,7 +20,7 @@ func TestPaths(t *testing.T) {
 	e := NewLog("hello", time.Time{}, nil)
 	e.Set("http.status", 200.0)
 	e.Set("http.method", "GET")
-	e.Fields["a.b"] = "dotted name"
+	e.Fields.Set("a.b", "dotted name")
 	for _, tt := range []struct {
 		path string
 		want any
@@ -55,21 +55,21 @@ func TestPaths(t *testing.T) {
 func TestAppendJSON(t *testing.T) {
 	ts := time.Date(2026, 11, 28, 10, 0, 0, 123000000, time.UTC)
 	e := NewLog("a \"quoted\"\n\tline \x01 \xff", ts, map[string]string{"host": "h1", "file": "/a.log"})
-	e.Fields["n"] = 1.5
-	e.Fields["i"] = int64(-3)
-	e.Fields["ok"] = true
-	e.Fields["nil"] = nil
-	e.Fields["list"] = []any{"x", 2.0}
-	e.Fields["obj"] = map[string]any{"z": 1.0, "a": "b"}
-	e.Fields["inf"] = math.Inf(1)
+	e.Fields.Set("n", 1.5)
+	e.Fields.Set("i", int64(-3))
+	e.Fields.Set("ok", true)
+	e.Fields.Set("nil", nil)
+	e.Fields.Set("list", []any{"x", 2.0})
+	e.Fields.Set("obj", map[string]any{"z": 1.0, "a": "b"})
+	e.Fields.Set("inf", math.Inf(1))
 	got := string(AppendJSON(nil, e))
 	want := `{"timestamp":"2026-11-28T10:00:00.123Z","i":-3,"inf":"+Inf","list":["x",2],"message":"a \"quoted\"\n\tline \u0001 \ufffd",` +
 		`"n":1.5,"nil":null,"obj":{"a":"b","z":1},"ok":true,"meta":{"file":"/a.log","host":"h1"}}`
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
-	e.Fields["timestamp"] = "own"
-	if got := string(AppendJSON(nil, &Event{Fields: map[string]any{"timestamp": "own"}})); got != `{"timestamp":"own"}` {
+	e.Fields.Set("timestamp", "own")
+	if got := string(AppendJSON(nil, &Event{Fields: FieldsOf(map[string]any{"timestamp": "own"})})); got != `{"timestamp":"own"}` {
 		t.Fatalf("own timestamp field: %s", got)
 	}
 	m := &Event{Kind: KindMetric, Time: ts, Series: []prompb.TimeSeries{{
@@ -102,10 +102,10 @@ func TestFormat(t *testing.T) {
 
 func BenchmarkAppendJSON(b *testing.B) {
 	e := NewLog("GET /api/v1/orders 200 12ms", time.Now(), map[string]string{"host": "h1", "file": "/var/log/a.log", "topic": "logs"})
-	e.Fields["level"] = "info"
-	e.Fields["service"] = "checkout"
-	e.Fields["latency_ms"] = 12.5
-	e.Fields["status"] = 200.0
+	e.Fields.Set("level", "info")
+	e.Fields.Set("service", "checkout")
+	e.Fields.Set("latency_ms", 12.5)
+	e.Fields.Set("status", 200.0)
 	var buf []byte
 	b.ReportAllocs()
 	for b.Loop() {
@@ -288,8 +288,8 @@ func TestCloneSharesNothing(t *testing.T) {
 	buf := []byte("message host h1 level info nested a b le 0.5 help x")
 	str := func(from, to int) string { return unsafe.String(&buf[from], to-from) }
 	e := &Event{Kind: KindLog, Time: time.Unix(5, 0), Routes: []string{str(8, 12)},
-		Fields: map[string]any{str(0, 7): str(8, 15), "level": str(21, 25), "n": 1.5,
-			"nested": map[string]any{"a": []any{str(33, 36), true, nil}}},
+		Fields: FieldsOf(map[string]any{str(0, 7): str(8, 15), "level": str(21, 25), "n": 1.5,
+			"nested": map[string]any{"a": []any{str(33, 36), true, nil}}}),
 		Meta: map[string]string{str(8, 12): str(13, 15)},
 		Series: []prompb.TimeSeries{{Labels: []prompb.Label{{Name: str(37, 39), Value: str(40, 43)}},
 			Samples:    []prompb.Sample{{Value: 1, Timestamp: 2}},
@@ -307,7 +307,7 @@ func TestCloneSharesNothing(t *testing.T) {
 	}
 	e.Series[0].Samples[0].Value = 9
 	e.Series[0].Histograms[0].PositiveDeltas[0] = 9
-	e.Fields["nested"].(map[string]any)["a"].([]any)[1] = false
+	e.Fields.Value("nested").(map[string]any)["a"].([]any)[1] = false
 	if got := fmt.Sprintf("%+v", *c); got != want {
 		t.Fatalf("the clone changed with its event:\n got %s\nwant %s", got, want)
 	}

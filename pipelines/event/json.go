@@ -45,16 +45,16 @@ func AppendJSON(dst []byte, e *Event) []byte { return appendEvent(dst, e, nil) }
 // appendEvent is AppendJSON; enc, if not nil, supplies and remembers the
 // order of the names.
 func appendEvent(dst []byte, e *Event, enc *JSONEncoder) []byte {
-	var arr [16]entry[any]
-	var fields []entry[any]
+	var arr [16]Field
+	var fields []Field
 	var keys []string
 	hasTS := false
 	if e.Kind != KindMetric {
-		fields, keys = order(enc.fieldNames(), arr[:0], e.Fields)
+		fields, keys = orderFields(enc.fieldOrder(), arr[:0], &e.Fields)
 		if keys != nil {
 			hasTS = enc.fields.hasTS
 		} else {
-			_, hasTS = e.Fields["timestamp"]
+			hasTS = e.Fields.Has("timestamp")
 		}
 	}
 	dst = append(dst, '{')
@@ -77,8 +77,8 @@ func appendEvent(dst []byte, e *Event, enc *JSONEncoder) []byte {
 		if i > 0 || !hasTS {
 			dst = append(dst, ',')
 		}
-		dst = appendKey(dst, keys, i, f.k)
-		dst = AppendValue(dst, f.v)
+		dst = appendKey(dst, keys, i, f.Name)
+		dst = AppendValue(dst, f.Value)
 	}
 	if len(e.Meta) > 0 {
 		dst = append(dst, `,"meta":{`...)

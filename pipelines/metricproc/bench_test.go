@@ -151,12 +151,12 @@ metrics:
 	events := make([]*event.Event, benchLogs)
 	meta := map[string]string{"host": "web1"}
 	for i := range events {
-		events[i] = &event.Event{Kind: event.KindLog, Meta: meta, Fields: map[string]any{
+		events[i] = &event.Event{Kind: event.KindLog, Meta: meta, Fields: event.FieldsOf(map[string]any{
 			"message":  "GET /api/v1/items 200",
 			"status":   float64([]int{200, 200, 200, 404, 500}[i%5]),
 			"method":   []string{"GET", "POST"}[i%2],
 			"duration": float64(i%100) / 100,
-		}}
+		})}
 	}
 	batch := make([]*event.Event, benchLogs)
 	b.ReportAllocs()

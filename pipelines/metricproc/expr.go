@@ -98,7 +98,7 @@ func (c *condition) eval(m *vm.VM, env map[string]any, e *event.Event) (bool, er
 		case envMessage:
 			// The field's interface value is reused: boxing the string
 			// again would allocate.
-			v := e.Fields[event.FieldMessage]
+			v := e.Fields.Value(event.FieldMessage)
 			if _, ok := v.(string); !ok {
 				v = emptyStr
 			}
@@ -110,7 +110,7 @@ func (c *condition) eval(m *vm.VM, env map[string]any, e *event.Event) (bool, er
 		default:
 			// A missing field stores nil: the previous event's value
 			// must not show through.
-			env[name] = e.Fields[name]
+			env[name] = e.Fields.Value(name)
 		}
 	}
 	out, err := m.Run(c.program, env)

@@ -40,7 +40,7 @@ func newTestL2M(t *testing.T, cfgYAML string) (*LogToMetric, *fakeClock, compone
 
 // logEvent returns a log event with fields from a JSON-like map.
 func logEvent(fields map[string]any, meta map[string]string) *event.Event {
-	return &event.Event{Kind: event.KindLog, Time: t0, Fields: fields, Meta: meta}
+	return &event.Event{Kind: event.KindLog, Time: t0, Fields: event.FieldsOf(fields), Meta: meta}
 }
 
 // metricLines renders a metric event's series as `{labels} value @ms`.

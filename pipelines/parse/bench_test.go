@@ -70,12 +70,12 @@ func benchProcess(b *testing.B, p component.Processor, line string, fields int) 
 		n := min(batch, b.N-i)
 		b.StopTimer()
 		for j := range n {
-			store[j] = event.Event{Kind: event.KindLog, Time: readTime, Fields: map[string]any{event.FieldMessage: line}}
+			store[j] = event.Event{Kind: event.KindLog, Time: readTime, Fields: event.FieldsOf(map[string]any{event.FieldMessage: line})}
 			events[j] = &store[j]
 		}
 		b.StartTimer()
 		out := p.Process(events[:n])
-		if len(out) != n || len(out[0].Fields) != fields {
+		if len(out) != n || out[0].Fields.Len() != fields {
 			b.Fatalf("%d events out of %d, fields %v", len(out), n, out[0].Fields)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -218,11 +220,10 @@ func (e *syntaxError) Error() string {
 func (e *syntaxError) Unwrap() error { return e.err }
 
 // store puts what a parser produced into e: under Target, or merged into
-// the top-level fields when Target is "". fields was made with room for
-// e's fields too, so merging moves e's other fields into it and makes it
-// the event's map rather than copying it key by key into the old one.
-// The source is deleted first when RemoveSource is set, so that a parsed
-// field of the same name replaces it instead of being deleted.
+// the top-level fields when Target is "", in the order of their names so
+// that events parsed alike hold their fields alike. The source is
+// deleted first when RemoveSource is set, so that a parsed field of the
+// same name replaces it instead of being deleted.
 func (c *Common) store(e *event.Event, fields map[string]any) {
 	if c.RemoveSource {
 		e.Delete(c.Field)
@@ -231,19 +232,16 @@ func (c *Common) store(e *event.Event, fields map[string]any) {
 		e.Set(c.Target, fields)
 		return
 	}
-	for k, v := range e.Fields {
-		if _, ok := fields[k]; !ok {
-			fields[k] = v
-		}
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		e.Fields.Set(k, fields[k])
 	}
-	e.Fields = fields
 }
 
 // room is the size hint of a parsed fields map: n parsed fields, plus
 // the event's own when they will be merged into it.
 func (c *Common) room(e *event.Event, n int) int {
 	if c.Target == "" {
-		return n + len(e.Fields)
+		return n + e.Fields.Len()
 	}
 	return n
 }

@@ -66,18 +66,18 @@ func runCases(t *testing.T, cases []procCase, build func(component.Settings) (co
 			if err != nil {
 				t.Fatal(err)
 			}
-			e := &event.Event{Kind: event.KindLog, Time: readTime, Fields: tc.in}
+			e := &event.Event{Kind: event.KindLog, Time: readTime, Fields: event.FieldsOf(tc.in)}
 			out := p.Process([]*event.Event{e})
 			if tc.want == nil {
 				if len(out) != 0 {
-					t.Fatalf("event kept: %v", out[0].Fields)
+					t.Fatalf("event kept: %v", out[0].Fields.Map())
 				}
 			} else {
 				if len(out) != 1 || out[0] != e {
 					t.Fatalf("got %d events, want the one", len(out))
 				}
-				if !equalValues(e.Fields, tc.want) {
-					t.Errorf("fields:\n got %s\nwant %s", show(e.Fields), show(tc.want))
+				if !equalValues(e.Fields.Map(), tc.want) {
+					t.Errorf("fields:\n got %s\nwant %s", show(e.Fields.Map()), show(tc.want))
 				}
 				want := tc.time
 				if want.IsZero() {

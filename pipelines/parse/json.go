@@ -43,11 +43,11 @@ func (p *JSON) parse(e *event.Event) error {
 	if err != nil {
 		return err
 	}
-	if p.cfg.Target == "" && e.Fields != nil {
+	if p.cfg.Target == "" {
 		// Straight into the event's fields, which decodeInto leaves as
 		// they were when s does not parse. The source goes first, so
 		// that a parsed field of its name replaces it.
-		err := p.dec.decodeInto(s, e.Fields, func() {
+		err := p.dec.decodeInto(s, &e.Fields, func() {
 			if p.cfg.RemoveSource {
 				e.Delete(p.cfg.Field)
 			}

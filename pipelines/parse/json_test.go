@@ -70,10 +70,10 @@ func TestParseJSONReuse(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs := []*event.Event{
-		{Kind: event.KindLog, Fields: msg(`{"k":"first","n":"one"}`)},
-		{Kind: event.KindLog, Fields: msg(`{"k":"second","n":"two"}`)},
+		{Kind: event.KindLog, Fields: event.FieldsOf(msg(`{"k":"first","n":"one"}`))},
+		{Kind: event.KindLog, Fields: event.FieldsOf(msg(`{"k":"second","n":"two"}`))},
 		{Kind: event.KindMetric},
-		{Kind: event.KindLog, Fields: msg(`{"k":"third","n":"three"}`)},
+		{Kind: event.KindLog, Fields: event.FieldsOf(msg(`{"k":"third","n":"three"}`))},
 	}
 	out := p.Process(evs)
 	if len(out) != 4 {
@@ -81,12 +81,12 @@ func TestParseJSONReuse(t *testing.T) {
 	}
 	for i, want := range []string{"first|one", "second|two", "", "third|three"} {
 		if want == "" {
-			if out[i].Kind != event.KindMetric || out[i].Fields != nil {
+			if out[i].Kind != event.KindMetric || out[i].Fields.Len() != 0 {
 				t.Errorf("metric event changed: %+v", out[i])
 			}
 			continue
 		}
-		if got := out[i].Fields["k"].(string) + "|" + out[i].Fields["n"].(string); got != want {
+		if got := out[i].Fields.Value("k").(string) + "|" + out[i].Fields.Value("n").(string); got != want {
 			t.Errorf("event %d: %s, want %s", i, got, want)
 		}
 	}

@@ -301,12 +301,11 @@ func (d *jsonDecoder) members(depth int) error {
 }
 
 // decodeInto parses s, which must be a JSON object, and sets its
-// members in m, replacing those of the same name; once s parsed, and
-// before m changes, it calls parsed. Filling the event's own map spares
-// making one per event and merging the event's fields into it: two of
-// the four allocations of a parsed line. m is left as it was when s
-// does not parse.
-func (d *jsonDecoder) decodeInto(s string, m map[string]any, parsed func()) error {
+// members in f, replacing those of the same name; once s parsed, and
+// before f changes, it calls parsed. Filling the event's own fields
+// spares making a map per event and merging the event's fields into it.
+// f is left as it was when s does not parse.
+func (d *jsonDecoder) decodeInto(s string, f *event.Fields, parsed func()) error {
 	d.s, d.pos, d.keyIndex = s, 0, 0
 	defer d.reset()
 	d.skipSpace()
@@ -321,7 +320,7 @@ func (d *jsonDecoder) decodeInto(s string, m map[string]any, parsed func()) erro
 	}
 	parsed()
 	for _, kv := range d.kvs {
-		m[kv.key] = kv.val
+		f.Set(kv.key, kv.val)
 	}
 	return nil
 }

@@ -56,7 +56,7 @@ func TestProcessBatch(t *testing.T) {
 					t.Errorf("event %d: got %+v, want %+v", i, out[i], want[i])
 				}
 			}
-			if metric.Fields != nil || !metric.Time.Equal(readTime) || len(metric.Series) != 1 {
+			if metric.Fields.Len() != 0 || !metric.Time.Equal(readTime) || len(metric.Series) != 1 {
 				t.Errorf("metric event changed: %+v", metric)
 			}
 			if got := h.errors(); got != 2 {

@@ -10,7 +10,7 @@ import (
 
 func TestTemplate(t *testing.T) {
 	e := &event.Event{
-		Fields: map[string]any{"level": "warn", "http": map[string]any{"status": 503.0, "ok": false}, "a.b": "dotted", "n": int64(7), "at": time.Unix(0, 0).UTC()},
+		Fields: event.FieldsOf(map[string]any{"level": "warn", "http": map[string]any{"status": 503.0, "ok": false}, "a.b": "dotted", "n": int64(7), "at": time.Unix(0, 0).UTC()}),
 		Meta:   map[string]string{"host": "web-1", "source": "nginx"},
 	}
 	tests := []struct {
@@ -66,7 +66,7 @@ func FuzzParseTemplate(f *testing.F) {
 	for _, s := range []string{"", "x", "{{ meta.host }}", "{{ a.b }}-{{c}}", "{{", "}}", "{{ {{ }} }}"} {
 		f.Add(s)
 	}
-	e := &event.Event{Fields: map[string]any{"a": map[string]any{"b": "B"}, "c": "C"}, Meta: map[string]string{"host": "H"}}
+	e := &event.Event{Fields: event.FieldsOf(map[string]any{"a": map[string]any{"b": "B"}, "c": "C"}), Meta: map[string]string{"host": "H"}}
 	f.Fuzz(func(t *testing.T, s string) {
 		tm, err := Parse(s)
 		if err != nil {

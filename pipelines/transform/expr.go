@@ -143,10 +143,6 @@ type conditions struct {
 	uses [][]int
 	// all is set when an expression uses $env, which needs every field.
 	all bool
-	// direct is set when the expressions mention top-level fields only:
-	// the event's Fields map is then the environment itself, and binding
-	// an event costs nothing.
-	direct bool
 	// tests[i], when set, is program i as a stringTest, evaluated
 	// without the VM.
 	tests []*stringTest
@@ -187,7 +183,6 @@ func newConditions(codes ...string) (*conditions, error) {
 		t, _ := stringTestOf(node, vars)
 		c.tests = append(c.tests, t)
 	}
-	c.direct = !slices.ContainsFunc(c.refs, func(r envRef) bool { return r.kind != refField })
 	c.pool.New = func() any {
 		return &evaluator{c: c, env: make(map[string]any, len(c.refs)), boundAt: make([]uint64, len(c.refs))}
 	}
@@ -263,7 +258,7 @@ func (ev *evaluator) bind(e *event.Event) {
 	}
 	env := ev.env
 	clear(env)
-	for k, v := range e.Fields {
+	for k, v := range e.Fields.All() {
 		env[k] = v
 	}
 	for _, name := range [...]string{envMessage, envMeta, envKind, envTimestamp, envFields} {
@@ -279,10 +274,10 @@ func (ev *evaluator) bindRef(r *envRef) {
 	switch r.kind {
 	case refField:
 		if !ev.c.all {
-			env[r.name] = e.Fields[r.name]
+			env[r.name] = e.Fields.Value(r.name)
 		}
 	case refPath:
-		env[r.name] = lookup(e.Fields, r)
+		env[r.name] = lookup(&e.Fields, r)
 	case refMeta:
 		// Boxing the string allocates; most events repeat the last
 		// one's value (the same host), which is kept then.
@@ -299,12 +294,15 @@ func (ev *evaluator) bindRef(r *envRef) {
 
 // lookup returns the field at r's path, as event.Get does (a top-level
 // field named with dots first), nil when absent.
-func lookup(fields map[string]any, r *envRef) any {
-	if v, ok := fields[r.name]; ok {
+func lookup(fields *event.Fields, r *envRef) any {
+	if v, ok := fields.Get(r.name); ok {
 		return v
 	}
-	var cur any = fields
-	for _, part := range r.path {
+	cur, ok := fields.Get(r.path[0])
+	if !ok {
+		return nil
+	}
+	for _, part := range r.path[1:] {
 		m, ok := cur.(map[string]any)
 		if !ok {
 			return nil
@@ -322,7 +320,7 @@ func builtin(name string, e *event.Event) any {
 	case envMessage:
 		// The field's interface value is reused as it is: boxing the
 		// string again would allocate.
-		if v := e.Fields[event.FieldMessage]; v != nil {
+		if v := e.Fields.Value(event.FieldMessage); v != nil {
 			if _, ok := v.(string); ok {
 				return v
 			}
@@ -341,10 +339,10 @@ func builtin(name string, e *event.Event) any {
 	case envTimestamp:
 		return e.Time
 	case envFields:
-		if e.Fields == nil {
+		if e.Fields.Len() == 0 {
 			return map[string]any(nil)
 		}
-		return e.Fields
+		return e.Fields.Map()
 	}
 	return nil
 }
@@ -354,19 +352,13 @@ func (ev *evaluator) match(i int) (bool, error) {
 	if t := ev.c.tests[i]; t != nil {
 		return t.match(ev.e), nil
 	}
-	var env any
-	if ev.c.direct {
-		env = ev.e.Fields
-	} else {
-		for _, j := range ev.c.uses[i] {
-			if ev.boundAt[j] != ev.gen {
-				ev.bindRef(&ev.c.refs[j])
-				ev.boundAt[j] = ev.gen
-			}
+	for _, j := range ev.c.uses[i] {
+		if ev.boundAt[j] != ev.gen {
+			ev.bindRef(&ev.c.refs[j])
+			ev.boundAt[j] = ev.gen
 		}
-		env = ev.env
 	}
-	out, err := ev.vm.Run(ev.c.programs[i], env)
+	out, err := ev.vm.Run(ev.c.programs[i], ev.env)
 	if err != nil {
 		return false, exprError(err)
 	}

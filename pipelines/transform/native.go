@@ -45,9 +45,9 @@ func (t *stringTest) match(e *event.Event) bool {
 	var v any
 	switch t.ref.kind {
 	case refField:
-		v = e.Fields[t.ref.name]
+		v = e.Fields.Value(t.ref.name)
 	case refPath:
-		v = lookup(e.Fields, &t.ref)
+		v = lookup(&e.Fields, &t.ref)
 	case refMeta:
 		v = e.Meta[t.ref.key]
 	default: // message

@@ -18,13 +18,16 @@ func TestStringTestsMatchTheVM(t *testing.T) {
 	events := []*event.Event{
 		event.NewLog("hello", time.Time{}, map[string]string{"host": "h1"}),
 		event.NewLog("other", time.Time{}, nil),
-		{Kind: event.KindLog, Fields: map[string]any{"message": 5.0}},
+		{Kind: event.KindLog, Fields: event.FieldsOf(map[string]any{"message": 5.0})},
 		{Kind: event.KindMetric},
 	}
 	e := events[0]
-	e.Fields["level"], e.Fields["n"], e.Fields["nested"] = "debug", 1.0, map[string]any{"x": "x"}
-	e.Fields["http"] = map[string]any{"method": "GET"}
-	events[1].Fields["level"], events[1].Fields["http.method"] = "info", "GET"
+	e.Fields.Set("level", "debug")
+	e.Fields.Set("n", 1.0)
+	e.Fields.Set("nested", map[string]any{"x": "x"})
+	e.Fields.Set("http", map[string]any{"method": "GET"})
+	events[1].Fields.Set("level", "info")
+	events[1].Fields.Set("http.method", "GET")
 	for _, code := range codes {
 		c, err := newConditions(code)
 		if err != nil {

@@ -21,7 +21,9 @@ func BenchmarkWrite(b *testing.B) {
 				size := 0
 				for i := range events {
 					e := event.NewLog(fmt.Sprintf("GET /api/v1/orders/%d 200 12ms", i), t0, map[string]string{"host": "h1", "file": "/var/log/app.log"})
-					e.Fields["level"], e.Fields["service"], e.Fields["latency_ms"] = "info", "checkout", 12.5
+					e.Fields.Set("level", "info")
+					e.Fields.Set("service", "checkout")
+					e.Fields.Set("latency_ms", 12.5)
 					events[i] = e
 					size += len(event.AppendJSON(nil, e)) + 1
 				}

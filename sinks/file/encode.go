@@ -187,9 +187,10 @@ func (s *Sink) appendEvent(dst []byte, e *event.Event) []byte {
 	case e.Kind == event.KindMetric:
 		return appendSamples(dst, e)
 	}
-	if m, ok := e.Fields[event.FieldMessage].(string); ok {
+	if v, ok := e.Fields.Get(event.FieldMessage); !ok {
+	} else if m, ok := v.(string); ok {
 		dst = append(dst, m...)
-	} else if v, ok := e.Fields[event.FieldMessage]; ok {
+	} else {
 		dst = append(dst, event.Format(v)...)
 	}
 	return append(dst, '\n')

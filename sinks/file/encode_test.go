@@ -25,11 +25,11 @@ func metricEvent() *event.Event {
 
 func TestEncodings(t *testing.T) {
 	logEv := &event.Event{Time: t0.Add(123 * time.Millisecond),
-		Fields: map[string]any{"message": "GET /\tok", "status": 200.0, "user": map[string]any{"id": "u1"}},
+		Fields: event.FieldsOf(map[string]any{"message": "GET /\tok", "status": 200.0, "user": map[string]any{"id": "u1"}}),
 		Meta:   map[string]string{"host": "h1", "file": "/var/log/a.log"}}
 	multi := event.NewLog("line one\nline two", t0, nil)
-	numeric := &event.Event{Time: t0, Fields: map[string]any{"message": 42.0}}
-	noMsg := &event.Event{Time: t0, Fields: map[string]any{"a": "b"}}
+	numeric := &event.Event{Time: t0, Fields: event.FieldsOf(map[string]any{"message": 42.0})}
+	noMsg := &event.Event{Time: t0, Fields: event.FieldsOf(map[string]any{"a": "b"})}
 	tests := []struct {
 		name, encoding string
 		events         []*event.Event

@@ -11,7 +11,7 @@ import (
 func TestTemplateExpand(t *testing.T) {
 	at := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
 	e := &event.Event{Time: at,
-		Fields: map[string]any{"app": "web", "http": map[string]any{"status": 503.0}, "level": nil, "ok": true},
+		Fields: event.FieldsOf(map[string]any{"app": "web", "http": map[string]any{"status": 503.0}, "level": nil, "ok": true}),
 		Meta:   map[string]string{"host": "h1", "dots": "..", "slash": "../../etc/passwd", "empty": ""}}
 	tests := []struct {
 		tmpl, tz, want string

@@ -43,8 +43,8 @@ var t0 = time.Unix(1700000000, 0)
 
 func testEvents() []*event.Event {
 	return []*event.Event{
-		{Kind: event.KindLog, Time: t0, Fields: map[string]any{"message": "hello", "level": "info"}, Meta: map[string]string{"host": "h1"}},
-		{Kind: event.KindLog, Time: t0.Add(time.Millisecond), Fields: map[string]any{"message": "line\n\"two\""}},
+		{Kind: event.KindLog, Time: t0, Fields: event.FieldsOf(map[string]any{"message": "hello", "level": "info"}), Meta: map[string]string{"host": "h1"}},
+		{Kind: event.KindLog, Time: t0.Add(time.Millisecond), Fields: event.FieldsOf(map[string]any{"message": "line\n\"two\""})},
 		{Kind: event.KindMetric, Time: t0, Series: []prompb.TimeSeries{{Labels: []prompb.Label{{Name: "__name__", Value: "up"}}, Samples: []prompb.Sample{{Value: 1, Timestamp: 1700000000000}}}}},
 	}
 }

@@ -117,7 +117,7 @@ func (c *encoder) release() {
 // appendMessage appends the message field: a string as it is, another
 // value (a parser may have put one there) as event.Format writes it.
 func appendMessage(dst []byte, e *event.Event) []byte {
-	switch v := e.Fields[event.FieldMessage].(type) {
+	switch v := e.Fields.Value(event.FieldMessage).(type) {
 	case string:
 		return append(dst, v...)
 	case nil:

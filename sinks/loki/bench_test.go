@@ -13,7 +13,7 @@ import (
 func BenchmarkWrite(b *testing.B) {
 	events, lineBytes := httpclienttest.BenchEvents(1000)
 	for _, e := range events {
-		e.Fields["level"] = "info"
+		e.Fields.Set("level", "info")
 		e.Meta["source"], e.Meta["file"] = "nginx", "/var/log/nginx/access.log"
 	}
 	for _, bc := range []struct {

@@ -132,10 +132,10 @@ func TestWritePushFormat(t *testing.T) {
 
 func TestWriteEncodings(t *testing.T) {
 	ev := &event.Event{Kind: event.KindLog, Time: t0,
-		Fields: map[string]any{"message": "hello\n", "level": "info", "http": map[string]any{"status": 404.0}, "trace": "abc"},
+		Fields: event.FieldsOf(map[string]any{"message": "hello\n", "level": "info", "http": map[string]any{"status": 404.0}, "trace": "abc"}),
 		Meta:   map[string]string{"host": "h1", "app": "shop"},
 	}
-	bare := &event.Event{Kind: event.KindLog, Time: t0.Add(time.Nanosecond), Fields: map[string]any{"message": 42.5}, Meta: map[string]string{"host": "h1", "app": "shop"}}
+	bare := &event.Event{Kind: event.KindLog, Time: t0.Add(time.Nanosecond), Fields: event.FieldsOf(map[string]any{"message": 42.5}), Meta: map[string]string{"host": "h1", "app": "shop"}}
 	tests := []struct {
 		name string
 		cfg  Config

@@ -89,7 +89,7 @@ func (s *Sink) appendEntry(dst []byte, en *entry) []byte {
 // appendLine appends the message field as a JSON string; a message that
 // is not a string is formatted, an event without one has an empty line.
 func appendLine(dst []byte, e *event.Event) []byte {
-	switch v := e.Fields[event.FieldMessage].(type) {
+	switch v := e.Fields.Value(event.FieldMessage).(type) {
 	case string:
 		return event.AppendString(dst, v)
 	case nil:

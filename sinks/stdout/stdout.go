@@ -98,7 +98,7 @@ func (s *Sink) appendEvent(buf []byte, e *event.Event) []byte {
 	}
 	buf = e.Time.UTC().AppendFormat(buf, time.RFC3339)
 	buf = append(buf, ' ')
-	switch v := e.Fields[event.FieldMessage].(type) {
+	switch v := e.Fields.Value(event.FieldMessage).(type) {
 	case string:
 		buf = append(buf, v...)
 	case nil:

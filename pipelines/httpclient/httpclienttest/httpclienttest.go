@@ -164,7 +164,7 @@ func BenchEvents(n int) ([]*event.Event, int) {
 	lineBytes := 0
 	for i := range events {
 		events[i] = &event.Event{Kind: event.KindLog, Time: time.Unix(1700000000, int64(i)),
-			Fields: map[string]any{"message": fmt.Sprintf("GET /api/v1/items/%d 200 %s", i, strings.Repeat("x", 60))},
+			Fields: event.FieldsOf(map[string]any{"message": fmt.Sprintf("GET /api/v1/items/%d 200 %s", i, strings.Repeat("x", 60))}),
 			Meta:   map[string]string{"host": fmt.Sprintf("web-%d", i%10)}}
 		lineBytes += len(events[i].Message())
 	}

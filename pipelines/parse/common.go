@@ -237,8 +237,8 @@ func (c *Common) store(e *event.Event, fields map[string]any) {
 	}
 }
 
-// room is the size hint of a parsed fields map: n parsed fields, plus
-// the event's own when they will be merged into it.
+// room is the size hint of a parsed map: n parsed fields, plus the
+// event's own when they will be merged into it.
 func (c *Common) room(e *event.Event, n int) int {
 	if c.Target == "" {
 		return n + e.Fields.Len()

@@ -33,10 +33,10 @@
 // runs. Optional chains (http?.status) and let variables are left to expr.
 //
 // The environment is a map reused across events, and only the names the
-// expression mentions are put in it (all fields when it uses $env); an
-// expression that mentions top-level fields only runs on the event's own
-// Fields map. A simple condition thus costs no allocation and a map
-// store or two per event, not a copy of the event (BenchmarkFilter).
+// expression mentions are put in it (all fields when it uses $env). A
+// condition that is name == "text" or name != "text" does not run expr
+// at all. A simple condition thus costs no allocation and a map store or
+// two per event, not a copy of the event (BenchmarkFilter).
 // Mentioning timestamp allocates (a time.Time in an interface).
 //
 // An expression that fails at run time (comparing a string with a

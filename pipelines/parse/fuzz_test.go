@@ -42,6 +42,10 @@ func FuzzJSONDecoderMatchesEncodingJSON(f *testing.F) {
 			if m, err := d.decode(s, true, 3); err != nil || !reflect.DeepEqual(m, want) {
 				t.Fatalf("%q as an object: %v %s", s, err, show(m))
 			}
+			var f event.Fields
+			if err := d.decodeInto(s, &f, func() {}); err != nil || !reflect.DeepEqual(f.Map(), want) {
+				t.Fatalf("%q into fields: %v %s", s, err, show(f.Map()))
+			}
 		} else if _, err := d.decode(s, true, 0); !errors.Is(err, errNotObject) {
 			t.Fatalf("%q decoded as an object: %v", s, err)
 		}

@@ -27,7 +27,7 @@ type batchMem struct {
 	events []*event.Event
 	fields [][]event.Field // arrays for log events' fields; cleared by trim
 	used   int             // of fields, by the batch in hand
-	wr     wrArena          // metric events' series
+	wr     wrArena         // metric events' series
 }
 
 // fieldsRoom is the fields an event holds before its array is

@@ -1,19 +1,15 @@
 package collector
 
 import (
-	"bufio"
-	"bytes"
-	"fmt"
-	"net/http"
+	"context"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang/snappy"
 
+	"github.com/sluicehq/sluice/internal/measure"
 	"github.com/sluicehq/sluice/internal/rwtest"
 	"github.com/sluicehq/sluice/internal/testbin"
 )
@@ -69,43 +65,18 @@ func benchVMAgentRelay(b *testing.B) {
 
 // vmRowsInserted returns the rows a VictoriaMetrics has taken in.
 func vmRowsInserted(b *testing.B, addr string) float64 {
-	resp, err := http.Get("http://" + addr + "/metrics")
+	rows, err := measure.MetricAt(context.Background(), addr, "vm_rows_inserted_total")
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer resp.Body.Close()
-	total := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if name, value, ok := strings.Cut(sc.Text(), " "); ok && strings.HasPrefix(name, "vm_rows_inserted_total") {
-			v, err := strconv.ParseFloat(value, 64)
-			if err != nil {
-				b.Fatalf("victoria-metrics /metrics: %q: %v", sc.Text(), err)
-			}
-			total += v
-		}
-	}
-	return total
+	return rows
 }
 
-// procCPU returns the user and system CPU time of process pid, all its
-// threads, from /proc (in clock ticks of 10 ms, Linux's USER_HZ).
+// procCPU returns the CPU time of process pid.
 func procCPU(b *testing.B, pid int) time.Duration {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	cpu, err := measure.CPU(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	// The fields after the command's closing parenthesis; utime and stime
-	// are the 14th and 15th of the line, the 12th and 13th of these.
-	_, rest, _ := bytes.Cut(stat, []byte(") "))
-	f := strings.Fields(string(rest))
-	if len(f) < 13 {
-		b.Fatalf("/proc/%d/stat: %q", pid, stat)
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		b.Fatalf("/proc/%d/stat: %q", pid, stat)
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond
+	return cpu
 }

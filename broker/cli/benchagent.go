@@ -10,13 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sluicehq/sluice/broker/client"
+	"github.com/sluicehq/sluice/internal/measure"
 )
 
 // agentBenchOpts are the flags of `sluice bench agent`.
@@ -277,28 +277,13 @@ func startAgentChild(dir, yaml string) (*childBroker, error) {
 // procUsage returns the CPU seconds (user + system) and the peak RSS in
 // MiB of a running process, from /proc.
 func procUsage(pid int) (float64, float64, error) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, fmt.Errorf("read agent's /proc stat: %w", err)
-	}
-	// Fields after the ")" that ends the command name: utime is the 12th,
-	// stime the 13th (fields 14 and 15 of proc(5)).
-	rest := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-	if len(rest) < 13 {
-		return 0, 0, errors.New("short /proc stat")
-	}
-	ut, _ := strconv.ParseFloat(rest[11], 64)
-	st, _ := strconv.ParseFloat(rest[12], 64)
-	const userHZ = 100 // as on every Linux the agent supports; node_exporter assumes the same
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	cpu, err := measure.CPU(pid)
 	if err != nil {
 		return 0, 0, err
 	}
-	var hwmKB float64
-	for _, l := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			hwmKB, _ = strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-		}
+	peak, err := measure.MemMiB(pid, "VmHWM")
+	if err != nil {
+		return 0, 0, err
 	}
-	return (ut + st) / userHZ, hwmKB / 1024, nil
+	return cpu.Seconds(), peak, nil
 }

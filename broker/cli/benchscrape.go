@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicehq/sluice/broker/client"
+	"github.com/sluicehq/sluice/internal/measure"
 )
 
 // scrapeBenchOpts are the flags of `sluice bench agent --scrape`.
@@ -133,7 +134,7 @@ func measureScrapeAgent(ctx context.Context, o *scrapeBenchOpts, exporters *expo
 	if err != nil {
 		return nil, err
 	}
-	rss, err := currentRSS(agent.proc.Pid)
+	rss, err := measure.MemMiB(agent.proc.Pid, "VmRSS")
 	if err != nil {
 		return nil, err
 	}
@@ -194,21 +195,6 @@ func storedMessages(ctx context.Context, c *client.Client, topic string) int64 {
 		n += q.Max - q.Min
 	}
 	return n
-}
-
-// currentRSS returns a process's resident set in MiB.
-func currentRSS(pid int) (float64, error) {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("read agent's /proc status: %w", err)
-	}
-	for l := range strings.Lines(string(status)) {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-			return kb / 1024, nil
-		}
-	}
-	return 0, errors.New("no VmRSS in /proc status")
 }
 
 // exporters are HTTP servers in this process, one per target, each

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -10,9 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/measure"
 )
 
 // VMAgentBaseline is vmagent measured by `sluice bench agent --scrape
@@ -129,7 +129,7 @@ func measureVMAgentWindow(ctx context.Context, vmAddr string, agent *vmChild, d 
 	if err != nil {
 		return nil, err
 	}
-	rss, err := currentRSS(agent.proc.Pid)
+	rss, err := measure.MemMiB(agent.proc.Pid, "VmRSS")
 	if err != nil {
 		return nil, err
 	}
@@ -282,47 +282,9 @@ func (c *vmChild) stop() {
 // metricSum sums the series of metric (e.g. vm_rows_inserted_total, one
 // per ingestion protocol) on /metrics at addr.
 func metricSum(ctx context.Context, addr, metric string) (float64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	sum, err := measure.MetricAt(ctx, addr, metric)
 	if err != nil {
-		return 0, fmt.Errorf("bench agent --vmagent: %s/metrics: %w", addr, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("bench agent --vmagent: %s/metrics: %w", addr, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("bench agent --vmagent: %s/metrics: status %s", addr, resp.Status)
-	}
-	return sumMetric(resp.Body, metric)
-}
-
-// sumMetric sums the values of metric's series in a Prometheus text
-// exposition.
-func sumMetric(r io.Reader, metric string) (float64, error) {
-	var sum float64
-	found := false
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, metric+"{") && !strings.HasPrefix(line, metric+" ") {
-			continue
-		}
-		f := strings.Fields(line)
-		v, err := strconv.ParseFloat(f[len(f)-1], 64)
-		if err != nil {
-			return 0, fmt.Errorf("bench agent --vmagent: /metrics line %q: %w", line, err)
-		}
-		sum += v
-		found = true
-	}
-	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("bench agent --vmagent: read /metrics: %w", err)
-	}
-	if !found {
-		return 0, fmt.Errorf("bench agent --vmagent: no %s in /metrics", metric)
+		return 0, fmt.Errorf("bench agent --vmagent: %w", err)
 	}
 	return sum, nil
 }

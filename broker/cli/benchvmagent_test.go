@@ -62,23 +62,6 @@ func TestVMBinariesNameTheMissingOne(t *testing.T) {
 	}
 }
 
-func TestSumMetric(t *testing.T) {
-	page := `# HELP vm_rows_inserted_total x
-vm_rows_inserted_total{type="influx"} 0
-vm_rows_inserted_total{type="promremotewrite"} 4200
-vm_rows_inserted_total_other 9
-vm_rows_inserted_total{type="vmimport"} 1.5e3
-vm_rows_added_to_storage_total 7
-`
-	n, err := sumMetric(strings.NewReader(page), "vm_rows_inserted_total")
-	if err != nil || n != 5700 {
-		t.Fatalf("sum %v, %v; want 5700", n, err)
-	}
-	if _, err := sumMetric(strings.NewReader("up 1\n"), "vm_rows_inserted_total"); err == nil {
-		t.Fatal("a page without vm_rows_inserted_total summed")
-	}
-}
-
 func TestPrintScrapeResultWithVMAgent(t *testing.T) {
 	r := &ScrapeBenchResult{Targets: 2, SeriesPerTarget: 50, IntervalSeconds: 1, CPUPerMillion: 1, PeakRSSMiB: 30,
 		CPUPerMillionVsVMAgent: 0.5, PeakRSSVsVMAgent: 0.5}

@@ -338,11 +338,9 @@ func AppendString(dst []byte, s string) []byte {
 			i, n = i+8, n+8
 		}
 		if r := len(s) - i; r > 0 && len(s) >= 8 {
-			// The last r bytes, as SkipJSONSafe reads them: the store's
-			// bytes past them are written over or cut off.
-			x := load8(s[len(s)-8:]) >> (8 * (8 - r))
+			// The store's bytes past the r left are written over or cut off.
+			x, m := tail8(s, r)
 			binary.LittleEndian.PutUint64(buf[n:n+8], x)
-			m := unsafeBytes(x) & (1<<(8*r) - 1)
 			if m == 0 {
 				n += r
 				break
@@ -387,19 +385,25 @@ func SkipJSONSafe(s string, i int) int {
 		i += 8
 	}
 	if r := len(s) - i; r > 0 && len(s) >= 8 {
-		// The bytes before i are shifted out before testing, so that none
-		// borrows into the r bytes left; the zeros shifted in are marked,
-		// above them, and masked off.
-		m := unsafeBytes(load8(s[len(s)-8:])>>(8*(8-r))) & (1<<(8*r) - 1)
-		if m == 0 {
-			return len(s)
+		if _, m := tail8(s, r); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
 		}
-		return i + bits.TrailingZeros64(m)>>3
+		return len(s)
 	}
 	for i < len(s) && jsonSafe[s[i]] {
 		i++
 	}
 	return i
+}
+
+// tail8 reads the last r (1 to 7) bytes of s, which has 8 or more, into
+// the low bytes of x, and marks those that are not jsonSafe in m, as
+// unsafeBytes does. The bytes before them are shifted out before
+// testing, so that none borrows into them; the zeros shifted in are
+// marked, above them, and masked off.
+func tail8(s string, r int) (x, m uint64) {
+	x = load8(s[len(s)-8:]) >> (8 * (8 - r))
+	return x, unsafeBytes(x) & (1<<(8*r) - 1)
 }
 
 // load8 reads the first 8 bytes of s (it must have 8), little-endian.

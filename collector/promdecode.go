@@ -8,19 +8,14 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 )
 
-// decodeWriteRequest decodes the common shape of a remote-write body (series
-// of labels and float samples, and metadata) with a handful of allocations
-// per message instead of several per series: label strings are substrings
-// of one copy of the body, and the labels and samples of all series share
-// one slice each. ok is false for anything else (exemplars, native
-// histograms, fields it does not know, malformed input): the caller then
-// uses the generated decoder, which handles everything and reports errors.
-func decodeWriteRequest(body []byte) (series []prompb.TimeSeries, md []prompb.MetricMetadata, ok bool) {
-	return decodeWriteRequestInto(string(body), &wrArena{})
-}
-
-// decodeWriteRequestInto is decodeWriteRequest of a body that is already
-// a string of its own, into slices from a.
+// decodeWriteRequestInto decodes the common shape of a remote-write body
+// (series of labels and float samples, and metadata) into slices from a,
+// with no allocation per series: label strings are substrings of body
+// (the batch's copy of its bodies), and series, labels and samples come
+// from the batch's arrays. ok is false for anything else (exemplars,
+// native histograms, fields it does not know, malformed input): the
+// caller then uses the generated decoder, which handles everything and
+// reports errors.
 func decodeWriteRequestInto(body string, a *wrArena) (series []prompb.TimeSeries, md []prompb.MetricMetadata, ok bool) {
 	b := unsafe.Slice(unsafe.StringData(body), len(body)) // only read
 	var c wrCounts

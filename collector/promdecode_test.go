@@ -7,6 +7,12 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 )
 
+// decodeWriteRequest is decodeWriteRequestInto of a body of its own, as
+// the tests and the fuzz target call it.
+func decodeWriteRequest(body []byte) ([]prompb.TimeSeries, []prompb.MetricMetadata, bool) {
+	return decodeWriteRequestInto(string(body), &wrArena{})
+}
+
 func sampleWriteRequest() prompb.WriteRequest {
 	return prompb.WriteRequest{
 		Timeseries: []prompb.TimeSeries{

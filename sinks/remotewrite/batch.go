@@ -1,6 +1,7 @@
 package remotewrite
 
 import (
+	"bytes"
 	"cmp"
 	"hash/maphash"
 	"slices"
@@ -40,7 +41,10 @@ type batch struct {
 	metadata map[string]prompb.MetricMetadata
 	metaList []prompb.MetricMetadata
 	seed     maphash.Seed
-	hashBuf  []byte
+	// labelPB holds each series' labels as the protobuf of its
+	// TimeSeries' labels field: built once per series, it is what the
+	// series is hashed and compared by, and what encodeV1 copies.
+	labelPB []byte
 	// drops counts what add dropped, by reason.
 	dropNotMetrics, dropNoName, dropDuplicate int
 }
@@ -54,6 +58,7 @@ type fragment struct {
 // series is one series of a Write with its samples from every event.
 type series struct {
 	labels       []prompb.Label // sorted by name, names unique, no empty values
+	labelPB      []byte         // labels as TimeSeries field 1, repeated; see appendLabelsPB
 	first, last  int32          // the chain of fragments
 	nfrags       int32
 	nextSameHash int32 // the shard's next series of the same hash, or -1
@@ -79,6 +84,10 @@ func (b *batch) reset() {
 	}
 	b.frags = reuse(b.frags)
 	b.labelArena = reuse(b.labelArena)
+	if cap(b.labelPB) > maxKeptBuffer {
+		b.labelPB = nil
+	}
+	b.labelPB = b.labelPB[:0]
 	clear(b.metadata)
 	b.metaList = reuse(b.metaList)
 	b.dropNotMetrics, b.dropNoName, b.dropDuplicate = 0, 0, 0
@@ -119,24 +128,28 @@ func (b *batch) addSeries(ts *prompb.TimeSeries) {
 		b.dropDuplicate += n
 		return
 	}
-	h := b.hashLabels(labels)
+	start := len(b.labelPB)
+	b.labelPB = appendLabelsPB(b.labelPB, labels)
+	pb := b.labelPB[start:len(b.labelPB):len(b.labelPB)]
+	h := maphash.Bytes(b.seed, pb)
 	sh := &b.shards[h%uint64(len(b.shards))]
 	b.frags = append(b.frags, fragment{ts: ts, next: -1})
 	frag := int32(len(b.frags) - 1)
 	head, seen := sh.index[h]
 	if seen {
 		for i := head; i >= 0; i = sh.series[i].nextSameHash {
-			if s := &sh.series[i]; labelsEqual(s.labels, labels) {
+			if s := &sh.series[i]; bytes.Equal(s.labelPB, pb) {
 				b.frags[s.last].next = frag
 				s.last = frag
 				s.nfrags++
+				b.labelPB = b.labelPB[:start]
 				return
 			}
 		}
 	} else {
 		head = -1
 	}
-	sh.series = append(sh.series, series{labels: labels, first: frag, last: frag, nfrags: 1, nextSameHash: head})
+	sh.series = append(sh.series, series{labels: labels, labelPB: pb, first: frag, last: frag, nfrags: 1, nextSameHash: head})
 	sh.index[h] = int32(len(sh.series) - 1)
 }
 
@@ -192,33 +205,6 @@ func before(a, b string) bool {
 		return a[0] < b[0]
 	}
 	return a < b
-}
-
-// hashLabels hashes the labels written one after the other into a
-// scratch buffer: one call of maphash.Bytes is much faster than writing
-// each string to a maphash.Hash.
-func (b *batch) hashLabels(ls []prompb.Label) uint64 {
-	buf := b.hashBuf[:0]
-	for _, l := range ls {
-		buf = append(buf, l.Name...)
-		buf = append(buf, 0xfe)
-		buf = append(buf, l.Value...)
-		buf = append(buf, 0xff)
-	}
-	b.hashBuf = buf
-	return maphash.Bytes(b.seed, buf)
-}
-
-func labelsEqual(a, b []prompb.Label) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Name != b[i].Name || a[i].Value != b[i].Value {
-			return false
-		}
-	}
-	return true
 }
 
 // labelValue returns the value of the label name in sorted labels.

@@ -1,7 +1,11 @@
 package remotewrite
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
+	"math/bits"
+	"slices"
 	"strings"
 
 	"github.com/golang/snappy"
@@ -19,7 +23,6 @@ const maxKeptBuffer = 8 << 20
 // allocates nothing here.
 type encoder struct {
 	chunks []chunk
-	v1     prompb.WriteRequest
 	v2     writev2.Request
 	// symbols and symbolList are the v2 request's symbols table:
 	// symbolList[0] is "" as the spec wants.
@@ -33,22 +36,119 @@ type encoder struct {
 }
 
 // encodeV1 returns the body of a prometheus.WriteRequest holding chunks
-// and metadata.
+// and metadata. It writes the protobuf itself, the bytes gogo's Marshal
+// writes (the fuzz test checks that): each series' labels are copied as
+// encoded once per Write (series.labelPB), where Marshal would size and
+// write every label of every request again.
 func (e *encoder) encodeV1(chunks []chunk, metadata []prompb.MetricMetadata) ([]byte, error) {
-	ts := e.v1.Timeseries[:0]
-	for _, c := range chunks {
-		ts = append(ts, prompb.TimeSeries{Labels: c.s.labels, Samples: c.samples, Histograms: c.histograms, Exemplars: c.exemplars})
+	buf := e.pb[:0]
+	for i := range chunks {
+		buf = appendSeriesPB(buf, &chunks[i])
 	}
-	e.v1.Timeseries, e.v1.Metadata = ts, metadata
-	size := e.v1.Size()
-	if cap(e.pb) < size {
-		e.pb = make([]byte, size)
+	for i := range metadata {
+		buf = appendMessage(buf, 0x1a, &metadata[i])
 	}
-	n, err := e.v1.MarshalToSizedBuffer(e.pb[:size])
-	if err != nil {
-		return nil, fmt.Errorf("marshal write request: %w", err)
+	e.pb = buf
+	return e.compress(buf), nil
+}
+
+// appendLabelsPB appends labels as a TimeSeries' repeated field 1.
+func appendLabelsPB(dst []byte, labels []prompb.Label) []byte {
+	for _, l := range labels {
+		n := 0
+		if l.Name != "" {
+			n += 1 + varintLen(uint64(len(l.Name))) + len(l.Name)
+		}
+		if l.Value != "" {
+			n += 1 + varintLen(uint64(len(l.Value))) + len(l.Value)
+		}
+		dst = appendVarint(append(dst, 0x0a), uint64(n))
+		if l.Name != "" {
+			dst = append(appendVarint(append(dst, 0x0a), uint64(len(l.Name))), l.Name...)
+		}
+		if l.Value != "" {
+			dst = append(appendVarint(append(dst, 0x12), uint64(len(l.Value))), l.Value...)
+		}
 	}
-	return e.compress(e.pb[size-n : size]), nil
+	return dst
+}
+
+// appendSeriesPB appends a chunk as a WriteRequest's field 1.
+func appendSeriesPB(dst []byte, c *chunk) []byte {
+	n := len(c.s.labelPB)
+	for _, smp := range c.samples {
+		k := sampleLen(smp)
+		n += 1 + varintLen(uint64(k)) + k
+	}
+	for i := range c.exemplars {
+		k := c.exemplars[i].Size()
+		n += 1 + varintLen(uint64(k)) + k
+	}
+	for i := range c.histograms {
+		k := c.histograms[i].Size()
+		n += 1 + varintLen(uint64(k)) + k
+	}
+	dst = appendVarint(append(dst, 0x0a), uint64(n))
+	dst = append(dst, c.s.labelPB...)
+	for _, smp := range c.samples {
+		dst = appendVarint(append(dst, 0x12), uint64(sampleLen(smp)))
+		// As gogo does, a zero value or timestamp is left out (so -0 is
+		// sent as 0).
+		if smp.Value != 0 {
+			dst = binary.LittleEndian.AppendUint64(append(dst, 0x09), math.Float64bits(smp.Value))
+		}
+		if smp.Timestamp != 0 {
+			dst = appendVarint(append(dst, 0x10), uint64(smp.Timestamp))
+		}
+	}
+	for i := range c.exemplars {
+		dst = appendMessage(dst, 0x1a, &c.exemplars[i])
+	}
+	for i := range c.histograms {
+		dst = appendMessage(dst, 0x22, &c.histograms[i])
+	}
+	return dst
+}
+
+// sampleLen is the length of a Sample's protobuf.
+func sampleLen(s prompb.Sample) int {
+	n := 0
+	if s.Value != 0 {
+		n += 9
+	}
+	if s.Timestamp != 0 {
+		n += 1 + varintLen(uint64(s.Timestamp))
+	}
+	return n
+}
+
+// gogoMessage is a message gogo's generated code marshals.
+type gogoMessage interface {
+	Size() int
+	MarshalToSizedBuffer([]byte) (int, error)
+}
+
+// appendMessage appends m as a length-delimited field of tag, marshalled
+// by its generated code: exemplars, histograms and metadata are few next
+// to samples. Their marshalling cannot fail when sized by Size.
+func appendMessage(dst []byte, tag byte, m gogoMessage) []byte {
+	k := m.Size()
+	dst = appendVarint(append(dst, tag), uint64(k))
+	dst = slices.Grow(dst, k)
+	_, _ = m.MarshalToSizedBuffer(dst[len(dst) : len(dst)+k])
+	return dst[:len(dst)+k]
+}
+
+func appendVarint(dst []byte, v uint64) []byte {
+	for v >= 0x80 {
+		dst = append(dst, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(dst, byte(v))
+}
+
+func varintLen(v uint64) int {
+	return (bits.Len64(v|1) + 6) / 7
 }
 
 // encodeV2 returns the body of an io.prometheus.write.v2.Request holding
@@ -182,7 +282,6 @@ func (e *encoder) compress(pb []byte) []byte {
 // too large to keep.
 func (e *encoder) release() {
 	e.chunks = reuse(e.chunks)
-	e.v1.Timeseries, e.v1.Metadata = reuse(e.v1.Timeseries), nil
 	e.v2.Timeseries, e.v2.Symbols = reuse(e.v2.Timeseries), nil
 	clear(e.symbols)
 	e.symbolList = reuse(e.symbolList)

@@ -1,6 +1,7 @@
 package remotewrite
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"testing"
@@ -87,6 +88,9 @@ func FuzzEncode(f *testing.F) {
 						t.Fatal(err)
 					}
 					series = decodeV1(t, body)
+					if want := gogoV1(t, sh.enc.chunks, nil); !bytes.Equal(sh.enc.pb, want) {
+						t.Fatalf("encodeV1 wrote\n%x\ngogo's Marshal\n%x", sh.enc.pb, want)
+					}
 				}
 				for _, ts := range series {
 					key := checkLabels(t, ts.Labels)
@@ -123,6 +127,19 @@ func checkLabels(t *testing.T, ls []prompb.Label) string {
 		t.Fatalf("labels without __name__: %v", ls)
 	}
 	return key.String()
+}
+
+// gogoV1 is what gogo's Marshal writes for the request encodeV1 encodes.
+func gogoV1(t *testing.T, chunks []chunk, metadata []prompb.MetricMetadata) []byte {
+	req := prompb.WriteRequest{Metadata: metadata}
+	for _, c := range chunks {
+		req.Timeseries = append(req.Timeseries, prompb.TimeSeries{Labels: c.s.labels, Samples: c.samples, Exemplars: c.exemplars, Histograms: c.histograms})
+	}
+	pb, err := req.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pb
 }
 
 func decodeV1(t *testing.T, body []byte) []prompb.TimeSeries {

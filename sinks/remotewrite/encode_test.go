@@ -28,7 +28,7 @@ func TestEncodeV1MatchesGogo(t *testing.T) {
 		"empty name": {{Labels: []prompb.Label{{Name: "", Value: "v"}, {Name: "__name__", Value: "m"}},
 			Samples: []prompb.Sample{{Timestamp: 1, Value: 2}}}},
 		"exemplars and histograms": {{Labels: []prompb.Label{{Name: "__name__", Value: "h"}},
-			Samples: []prompb.Sample{{Timestamp: 1, Value: 2}},
+			Samples:   []prompb.Sample{{Timestamp: 1, Value: 2}},
 			Exemplars: []prompb.Exemplar{{Labels: []prompb.Label{{Name: "trace_id", Value: "abc"}}, Value: 0.5, Timestamp: 1}},
 			Histograms: []prompb.Histogram{{Count: &prompb.Histogram_CountInt{CountInt: 3}, Sum: 1.5, Schema: 1,
 				ZeroCount: &prompb.Histogram_ZeroCountInt{ZeroCountInt: 1}, PositiveSpans: []prompb.BucketSpan{{Offset: 0, Length: 2}},

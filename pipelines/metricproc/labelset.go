@@ -116,6 +116,20 @@ func (s *labelSet) delete(name string) {
 	s.markGone(name)
 }
 
+// deleteWhere deletes every label whose name match reports as drop:
+// labeldrop (drop true) and labelkeep (drop false). Which labels go
+// depends on each one's name alone, so this is what Prometheus's
+// Range-and-Del does, without the snapshot each takes.
+func (s *labelSet) deleteWhere(match func(string) bool, drop bool) {
+	for i := range s.base {
+		if !s.gone[i] && match(s.base[i].Name) == drop {
+			s.gone[i] = true
+			s.anyGone = true
+		}
+	}
+	s.add = slices.DeleteFunc(s.add, func(l labels.Label) bool { return match(l.Name) == drop })
+}
+
 // each calls f with every label as they are now, in
 // labels.Builder.Range's order: base labels not deleted or overridden,
 // then the added ones in the order they were added. f may change the

@@ -55,6 +55,16 @@ func (e *encoder) encodeV1(chunks []chunk, metadata []prompb.MetricMetadata) ([]
 // appendLabelsPB appends labels as a TimeSeries' repeated field 1.
 func appendLabelsPB(dst []byte, labels []prompb.Label) []byte {
 	for _, l := range labels {
+		// Most labels are a name and a value of under 124 bytes
+		// together: their field is 0a L 0a N name 12 V value, written
+		// in one go.
+		if n, v := len(l.Name), len(l.Value); n > 0 && v > 0 && n+v < 124 {
+			dst = append(dst, 0x0a, byte(n+v+4), 0x0a, byte(n))
+			dst = append(dst, l.Name...)
+			dst = append(dst, 0x12, byte(v))
+			dst = append(dst, l.Value...)
+			continue
+		}
 		n := 0
 		if l.Name != "" {
 			n += 1 + varintLen(uint64(len(l.Name))) + len(l.Name)

@@ -17,30 +17,26 @@ import (
 // caller then uses the generated decoder, which handles everything and
 // reports errors.
 func decodeWriteRequestInto(body string, a *wrArena) (series []prompb.TimeSeries, md []prompb.MetricMetadata, ok bool) {
-	b := unsafe.Slice(unsafe.StringData(body), len(body)) // only read
-	var c wrCounts
-	if !c.count(b) {
-		return nil, nil, false
-	}
 	d := wrDecoder{
-		b:       b,
+		b:       unsafe.Slice(unsafe.StringData(body), len(body)), // only read
 		s:       body,
-		series:  take(&a.series, c.series),
-		labels:  take(&a.labels, c.labels),
-		samples: take(&a.samples, c.samples),
-	}
-	if c.metadata > 0 {
-		d.md = make([]prompb.MetricMetadata, 0, c.metadata)
+		series:  a.series,
+		labels:  a.labels,
+		samples: a.samples,
+		s0:      len(a.series),
 	}
 	if !d.decode() {
+		// What was decoded is left where the next body overwrites it.
 		return nil, nil, false
 	}
-	return d.series, d.md, true
+	a.series, a.labels, a.samples = d.series, d.labels, d.samples
+	return d.series[d.s0:len(d.series):len(d.series)], d.md, true
 }
 
 // wrArena is the memory the WriteRequests of a batch are decoded into;
-// see batchMem. Its slices are emptied for each batch and grow by
-// doubling, the old arrays left to the series that use them.
+// see batchMem. Each slice is the current chunk, filled up to its
+// length; a full chunk is left to the series that use it and a twice
+// larger one started (wrDecoder.grow).
 type wrArena struct {
 	series  []prompb.TimeSeries
 	labels  []prompb.Label
@@ -65,14 +61,18 @@ func (a *wrArena) trim() {
 	}
 }
 
-// take returns an empty slice with room for n, carved from *a.
-func take[T any](a *[]T, n int) []T {
-	if cap(*a)-len(*a) < n {
-		*a = make([]T, 0, max(2*cap(*a), n))
+// grow returns *xs with room for one more element. When its chunk is
+// full, a chunk twice as large is started and the elements from keep on
+// (those of the series or request being decoded, which must stay in one
+// array) are moved into it; keep is then 0.
+func grow[T any](xs []T, keep *int) []T {
+	if len(xs) < cap(xs) {
+		return xs
 	}
-	start := len(*a)
-	*a = (*a)[:start+n]
-	return (*a)[start : start : start+n]
+	n := make([]T, 0, max(2*cap(xs), 256))
+	n = append(n, xs[*keep:]...)
+	*keep = 0
+	return n
 }
 
 // field reads one field header at b[i:]: its number, wire type, and for
@@ -122,52 +122,9 @@ func field(b []byte, i int) (num uint64, wt uint64, start, end, next int, ok boo
 	return 0, 0, 0, 0, 0, false
 }
 
-// wrCounts sizes the slices of a body in a first pass.
-type wrCounts struct{ series, labels, samples, metadata int }
-
-func (c *wrCounts) count(b []byte) bool {
-	for i := 0; i < len(b); {
-		num, wt, start, end, next, ok := field(b, i)
-		if !ok || wt != 2 {
-			return false
-		}
-		switch num {
-		case 1:
-			c.series++
-			if !c.countSeries(b[start:end]) {
-				return false
-			}
-		case 3:
-			c.metadata++
-		default:
-			return false
-		}
-		i = next
-	}
-	return true
-}
-
-func (c *wrCounts) countSeries(b []byte) bool {
-	for i := 0; i < len(b); {
-		num, wt, _, _, next, ok := field(b, i)
-		if !ok || wt != 2 {
-			return false
-		}
-		switch num {
-		case 1:
-			c.labels++
-		case 2:
-			c.samples++
-		default: // exemplars, histograms: the generated decoder's job
-			return false
-		}
-		i = next
-	}
-	return true
-}
-
-// wrDecoder fills the slices the counts sized; slices of one series are
-// capped so that an append to one never overwrites the next.
+// wrDecoder appends a body's series, labels and samples to the arena's
+// chunks; slices of one series are capped so that an append to one never
+// overwrites the next.
 type wrDecoder struct {
 	b       []byte // the body, parsed
 	s       string // a copy of it, which label strings are substrings of
@@ -175,20 +132,25 @@ type wrDecoder struct {
 	labels  []prompb.Label
 	samples []prompb.Sample
 	md      []prompb.MetricMetadata
+	s0      int // where the body's series start in series
 }
 
 func (d *wrDecoder) decode() bool {
 	b := d.b
 	for i := 0; i < len(b); {
-		num, _, start, end, next, ok := field(b, i)
-		if !ok {
+		num, wt, start, end, next, ok := field(b, i)
+		switch {
+		case !ok || wt != 2:
 			return false
-		}
-		if num == 1 {
+		case num == 1:
 			if !d.decodeSeries(b, start, end) {
 				return false
 			}
-		} else if !d.decodeMetadata(b, start, end) {
+		case num == 3:
+			if !d.decodeMetadata(b, start, end) {
+				return false
+			}
+		default:
 			return false
 		}
 		i = next
@@ -202,55 +164,100 @@ func (d *wrDecoder) decodeSeries(b []byte, from, to int) bool {
 		// Most labels are the 4 bytes of tags and lengths around a name
 		// and a value under 128 bytes each: read without field's calls.
 		if ns, ne, next := shortLabel(b, i, to); next > 0 {
+			d.labels = grow(d.labels, &l0)
 			d.labels = append(d.labels, prompb.Label{Name: d.s[ns:ne], Value: d.s[ne+2 : next]})
 			i = next
 			continue
 		}
-		num, _, start, end, next, ok := field(b[:to], i)
-		if !ok {
-			return false
-		}
-		if num == 1 {
-			var l prompb.Label
-			for j := start; j < end; {
-				n, wt, s, e, nx, ok := field(b[:end], j)
-				if !ok || wt != 2 || (n != 1 && n != 2) {
-					return false
-				}
-				if n == 1 {
-					l.Name = d.s[s:e]
-				} else {
-					l.Value = d.s[s:e]
-				}
-				j = nx
-			}
-			d.labels = append(d.labels, l)
-		} else {
-			var smp prompb.Sample
-			for j := start; j < end; {
-				n, wt, s, e, nx, ok := field(b[:end], j)
-				switch {
-				case !ok:
-					return false
-				case n == 1 && wt == 1:
-					smp.Value = math.Float64frombits(binary.LittleEndian.Uint64(b[s:e]))
-				case n == 2 && wt == 0:
-					v, _ := binary.Uvarint(b[s:e])
-					smp.Timestamp = int64(v)
-				default:
-					return false
-				}
-				j = nx
-			}
+		if smp, next := shortSample(b, i, to); next > 0 {
+			d.samples = grow(d.samples, &s0)
 			d.samples = append(d.samples, smp)
+			i = next
+			continue
+		}
+		num, wt, start, end, next, ok := field(b[:to], i)
+		switch {
+		case !ok || wt != 2:
+			return false
+		case num == 1:
+			l, ok := d.decodeLabel(b, start, end)
+			if !ok {
+				return false
+			}
+			d.labels = grow(d.labels, &l0)
+			d.labels = append(d.labels, l)
+		case num == 2:
+			smp, ok := decodeSample(b, start, end)
+			if !ok {
+				return false
+			}
+			d.samples = grow(d.samples, &s0)
+			d.samples = append(d.samples, smp)
+		default: // exemplars, histograms: the generated decoder's job
+			return false
 		}
 		i = next
 	}
+	d.series = grow(d.series, &d.s0)
 	d.series = append(d.series, prompb.TimeSeries{
 		Labels:  d.labels[l0:len(d.labels):len(d.labels)],
 		Samples: d.samples[s0:len(d.samples):len(d.samples)],
 	})
 	return true
+}
+
+func (d *wrDecoder) decodeLabel(b []byte, from, to int) (l prompb.Label, ok bool) {
+	for j := from; j < to; {
+		n, wt, s, e, nx, ok := field(b[:to], j)
+		if !ok || wt != 2 || (n != 1 && n != 2) {
+			return l, false
+		}
+		if n == 1 {
+			l.Name = d.s[s:e]
+		} else {
+			l.Value = d.s[s:e]
+		}
+		j = nx
+	}
+	return l, true
+}
+
+func decodeSample(b []byte, from, to int) (smp prompb.Sample, ok bool) {
+	for j := from; j < to; {
+		n, wt, s, e, nx, ok := field(b[:to], j)
+		switch {
+		case !ok:
+			return smp, false
+		case n == 1 && wt == 1:
+			smp.Value = math.Float64frombits(binary.LittleEndian.Uint64(b[s:e]))
+		case n == 2 && wt == 0:
+			v, _ := binary.Uvarint(b[s:e])
+			smp.Timestamp = int64(v)
+		default:
+			return smp, false
+		}
+		j = nx
+	}
+	return smp, true
+}
+
+// shortSample reads the sample field at b[i:to] when it is 12 L 09
+// value(8 bytes) 10 timestamp(varint), L under 128: a value and a
+// timestamp, in that order, and nothing else. It returns the sample and
+// where the field ends, or a zero next for anything else.
+func shortSample(b []byte, i, to int) (smp prompb.Sample, next int) {
+	if i+13 > to || b[i] != 0x12 || b[i+2] != 0x09 || b[i+11] != 0x10 || b[i+1] >= 0x80 {
+		return smp, 0
+	}
+	next = i + 2 + int(b[i+1])
+	if next > to || next < i+13 {
+		return smp, 0
+	}
+	ts, n := binary.Uvarint(b[i+12 : next])
+	if n != next-i-12 {
+		return smp, 0
+	}
+	return prompb.Sample{Value: math.Float64frombits(binary.LittleEndian.Uint64(b[i+3:])), Timestamp: int64(ts)}, next
 }
 
 // shortLabel reads the label field at b[i:to] when it is 0a L 0a N name

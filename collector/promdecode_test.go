@@ -1,7 +1,9 @@
 package collector
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/prometheus/prompb"
@@ -81,6 +83,46 @@ func TestDecodeWriteRequest(t *testing.T) {
 		if _, _, ok := decodeWriteRequest(bad); ok {
 			t.Fatalf("fast path accepted % x", bad)
 		}
+	}
+}
+
+// TestDecodeIntoOneArena decodes many bodies into one arena, as a batch
+// does, its chunks growing and starting anew mid-body, and checks that
+// every body's series are still as the generated decoder reads them
+// once all are decoded (and one the fast path refuses left nothing).
+func TestDecodeIntoOneArena(t *testing.T) {
+	var a wrArena
+	type decoded struct {
+		series []prompb.TimeSeries
+		md     []prompb.MetricMetadata
+		want   prompb.WriteRequest
+	}
+	var all []decoded
+	for n := range 40 {
+		wr := prompb.WriteRequest{}
+		for i := range n * 7 {
+			wr.Timeseries = append(wr.Timeseries, prompb.TimeSeries{
+				Labels:  []prompb.Label{{Name: "__name__", Value: fmt.Sprintf("m%d", i)}, {Name: "body", Value: fmt.Sprint(n)}, {Name: "long", Value: strings.Repeat("v", i%200)}},
+				Samples: []prompb.Sample{{Value: float64(i), Timestamp: int64(n*1000 + i)}, {Value: 0, Timestamp: 0}, {Value: -1, Timestamp: -int64(i)}},
+			})
+		}
+		if n%5 == 4 { // refused: the arena's next body overwrites what it got to
+			wr.Timeseries[len(wr.Timeseries)-1].Histograms = []prompb.Histogram{{Sum: 1}}
+		}
+		body, err := wr.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		series, md, ok := decodeWriteRequestInto(string(body), &a)
+		if ok == (n%5 == 4) {
+			t.Fatalf("body %d: fast path ok=%v", n, ok)
+		}
+		if ok {
+			all = append(all, decoded{series, md, wr})
+		}
+	}
+	for _, d := range all {
+		sameSeries(t, d.series, d.want.Timeseries, d.md, d.want.Metadata)
 	}
 }
 

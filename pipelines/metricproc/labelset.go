@@ -149,17 +149,25 @@ func (s *labelSet) each(f func(name, value string)) {
 
 // appendResult appends the final labels, sorted by name, to dst: the
 // same labels labels.Builder.Labels gives. The few added labels are
-// inserted where they sort.
-func (s *labelSet) appendResult(dst []labels.Label) []labels.Label {
-	start := len(dst)
-	for i := range s.base {
-		if !s.gone[i] {
-			dst = append(dst, labels.Label{Name: s.base[i].Name, Value: s.base[i].Value})
-		}
+// merged in where they sort.
+func (s *labelSet) appendResult(dst []prompb.Label) []prompb.Label {
+	add := s.add
+	if len(add) > 1 {
+		slices.SortFunc(add, func(a, b labels.Label) int { return strings.Compare(a.Name, b.Name) })
 	}
-	for _, a := range s.add {
-		at, _ := slices.BinarySearchFunc(dst[start:], a.Name, func(l labels.Label, name string) int { return strings.Compare(l.Name, name) })
-		dst = slices.Insert(dst, start+at, a)
+	for i := range s.base {
+		if s.gone[i] {
+			continue
+		}
+		name := s.base[i].Name
+		for len(add) > 0 && after(name, add[0].Name) {
+			dst = append(dst, prompb.Label{Name: add[0].Name, Value: add[0].Value})
+			add = add[1:]
+		}
+		dst = append(dst, prompb.Label{Name: name, Value: s.base[i].Value})
+	}
+	for _, a := range add {
+		dst = append(dst, prompb.Label{Name: a.Name, Value: a.Value})
 	}
 	return dst
 }

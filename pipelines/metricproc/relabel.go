@@ -9,7 +9,6 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/prompb"
 
@@ -119,7 +118,7 @@ func (r *Relabel) Process(events []*event.Event) []*event.Event {
 // in it is allocated per series once it has warmed up.
 type relabeler struct {
 	ls         labelSet
-	out        []labels.Label
+	out        []prompb.Label
 	joinBuf    []byte
 	target     []byte
 	result     []byte
@@ -162,9 +161,7 @@ func (w *relabeler) relabelSeries(rules []*rule, s *prompb.TimeSeries) bool {
 	} else {
 		s.Labels = w.labelArena.slice(len(w.out))
 	}
-	for i, l := range w.out {
-		s.Labels[i] = prompb.Label{Name: l.Name, Value: l.Value}
-	}
+	copy(s.Labels, w.out)
 	return true
 }
 

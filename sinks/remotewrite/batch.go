@@ -119,17 +119,23 @@ func (b *batch) addSeries(ts *prompb.TimeSeries) {
 	if n == 0 {
 		return
 	}
-	labels, reason := b.normalize(ts.Labels)
-	switch reason {
-	case reasonNoName:
-		b.dropNoName += n
-		return
-	case reasonDuplicate:
-		b.dropDuplicate += n
-		return
-	}
 	start := len(b.labelPB)
-	b.labelPB = appendLabelsPB(b.labelPB, labels)
+	labels := ts.Labels
+	var ok bool
+	if b.labelPB, ok = appendValidLabelsPB(b.labelPB, labels); !ok {
+		b.labelPB = b.labelPB[:start]
+		var reason string
+		labels, reason = b.normalize(ts.Labels)
+		switch reason {
+		case reasonNoName:
+			b.dropNoName += n
+			return
+		case reasonDuplicate:
+			b.dropDuplicate += n
+			return
+		}
+		b.labelPB = appendLabelsPB(b.labelPB, labels)
+	}
 	pb := b.labelPB[start:len(b.labelPB):len(b.labelPB)]
 	h := maphash.Bytes(b.seed, pb)
 	sh := &b.shards[h%uint64(len(b.shards))]

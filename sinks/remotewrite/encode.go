@@ -83,6 +83,25 @@ func appendLabelsPB(dst []byte, labels []prompb.Label) []byte {
 	return dst
 }
 
+// appendValidLabelsPB is appendLabelsPB for labels as the spec wants
+// them (see normalize), which most are: it checks them as it encodes
+// them, and reports false, having written part of them, for any others.
+func appendValidLabelsPB(dst []byte, labels []prompb.Label) ([]byte, bool) {
+	named := false
+	for i, l := range labels {
+		n, v := len(l.Name), len(l.Value)
+		if v == 0 || n == 0 || n+v >= 124 || (i > 0 && !before(labels[i-1].Name, l.Name)) {
+			return dst, false
+		}
+		named = named || l.Name == labelName
+		dst = append(dst, 0x0a, byte(n+v+4), 0x0a, byte(n))
+		dst = append(dst, l.Name...)
+		dst = append(dst, 0x12, byte(v))
+		dst = append(dst, l.Value...)
+	}
+	return dst, named
+}
+
 // appendSeriesPB appends a chunk as a WriteRequest's field 1.
 func appendSeriesPB(dst []byte, c *chunk) []byte {
 	n := len(c.s.labelPB)

@@ -36,7 +36,8 @@ func decodeWriteRequestInto(body string, a *wrArena) (series []prompb.TimeSeries
 // wrArena is the memory the WriteRequests of a batch are decoded into;
 // see batchMem. Each slice is the current chunk, filled up to its
 // length; a full chunk is left to the series that use it and a twice
-// larger one started (wrDecoder.grow).
+// larger one started (wrDecoder.grow). Nothing sets a label's fields
+// other than its name and value, which trim clears.
 type wrArena struct {
 	series  []prompb.TimeSeries
 	labels  []prompb.Label
@@ -164,8 +165,12 @@ func (d *wrDecoder) decodeSeries(b []byte, from, to int) bool {
 		// Most labels are the 4 bytes of tags and lengths around a name
 		// and a value under 128 bytes each: read without field's calls.
 		if ns, ne, next := shortLabel(b, i, to); next > 0 {
+			// Only the name and the value are written: the arena's
+			// labels have no other field set (see wrArena).
 			d.labels = grow(d.labels, &l0)
-			d.labels = append(d.labels, prompb.Label{Name: d.s[ns:ne], Value: d.s[ne+2 : next]})
+			d.labels = d.labels[:len(d.labels)+1]
+			l := &d.labels[len(d.labels)-1]
+			l.Name, l.Value = d.s[ns:ne], d.s[ne+2:next]
 			i = next
 			continue
 		}

@@ -161,13 +161,27 @@ func (s *labelSet) appendResult(dst []prompb.Label) []prompb.Label {
 		}
 		name := s.base[i].Name
 		for len(add) > 0 && after(name, add[0].Name) {
-			dst = append(dst, prompb.Label{Name: add[0].Name, Value: add[0].Value})
+			dst = appendLabel(dst, add[0].Name, add[0].Value)
 			add = add[1:]
 		}
-		dst = append(dst, prompb.Label{Name: name, Value: s.base[i].Value})
+		dst = appendLabel(dst, name, s.base[i].Value)
 	}
 	for _, a := range add {
-		dst = append(dst, prompb.Label{Name: a.Name, Value: a.Value})
+		dst = appendLabel(dst, a.Name, a.Value)
 	}
+	return dst
+}
+
+// appendLabel appends a label to dst, a scratch slice whose other fields
+// are never set: only the name and the value are written, not the whole
+// 64 bytes of a prompb.Label.
+func appendLabel(dst []prompb.Label, name, value string) []prompb.Label {
+	if len(dst) == cap(dst) {
+		dst = append(dst, prompb.Label{})
+	} else {
+		dst = dst[:len(dst)+1]
+	}
+	l := &dst[len(dst)-1]
+	l.Name, l.Value = name, value
 	return dst
 }

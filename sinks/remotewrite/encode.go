@@ -88,7 +88,8 @@ func appendLabelsPB(dst []byte, labels []prompb.Label) []byte {
 // them, and reports false, having written part of them, for any others.
 func appendValidLabelsPB(dst []byte, labels []prompb.Label) ([]byte, bool) {
 	named := false
-	for i, l := range labels {
+	for i := range labels {
+		l := &labels[i] // not a copy: a prompb.Label is 64 bytes
 		n, v := len(l.Name), len(l.Value)
 		if v == 0 || n == 0 || n+v >= 124 || (i > 0 && !before(labels[i-1].Name, l.Name)) {
 			return dst, false

@@ -32,7 +32,7 @@
 // run as relabel.ProcessBuilder would run it (TestRelabelMatchesPrometheus
 // and FuzzRelabelMatchesPrometheus compare the two on random rules and
 // labels). Boolean matches use Prometheus's FastRegexMatcher, or compare
-the literals of a regex that is a few of them ("a|b"); a replace
+// the literals of a regex that is a few of them ("a|b"); a replace
 // remembers its last input and result (a batch's series mostly share a
 // job and an instance); strings a rule creates are copied into large
 // chunks (arena) and label slices that grow are carved from large

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/golang/snappy"
+	"github.com/klauspost/compress/s2"
 	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 )
@@ -299,13 +299,14 @@ func (e *encoder) metadataV2(labels []prompb.Label, metadata map[string]prompb.M
 }
 
 // compress snappy-encodes pb (block format, not framed) into the
-// encoder's buffer.
+// encoder's buffer. s2's snappy-compatible encoder does it in about half
+// the time of golang/snappy's, at a similar size.
 func (e *encoder) compress(pb []byte) []byte {
-	n := snappy.MaxEncodedLen(len(pb))
+	n := s2.MaxEncodedLen(len(pb))
 	if cap(e.snappy) < n {
 		e.snappy = make([]byte, n)
 	}
-	return snappy.Encode(e.snappy[:n], pb)
+	return s2.EncodeSnappy(e.snappy[:n], pb)
 }
 
 // release drops the references to the Write's events and buffers grown

@@ -54,6 +54,10 @@ func (c *Client) Fetch(ctx context.Context, r FetchRequest) (FetchResult, error)
 	return c.fetch(ctx, r, &filter)
 }
 
+// maxPresize bounds the messages a fetch's output is sized for before its
+// records are decoded.
+const maxPresize = 1 << 16
+
 func (c *Client) fetch(ctx context.Context, r FetchRequest, filter *protocol.TagFilter) (FetchResult, error) {
 	if r.MaxBytes <= 0 {
 		r.MaxBytes = DefaultFetchBytes
@@ -75,6 +79,13 @@ func (c *Client) fetch(ctx context.Context, r FetchRequest, filter *protocol.Tag
 		filter = nil
 	}
 	d := recordDecoder{from: r.Offset, filter: filter}
+	// The fetch's messages get their room at once rather than by
+	// doubling, which copied them over and over. The counts are from the
+	// wire and unchecked: they are bounded by the bytes (a message takes
+	// several) and by maxPresize; decodeRecord grows past a wrong count.
+	if n := min(protocol.CountMessages(resp.Records), len(resp.Records)/minMessageBytes, maxPresize); n > 0 {
+		d.out = make([]Message, 0, n)
+	}
 	k := 0
 	err = protocol.EachRecord(resp.Records, func(h *protocol.RecordHeader, payload []byte) error {
 		pos := int64(-1)

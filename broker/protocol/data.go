@@ -230,6 +230,23 @@ func (r *FetchResponse) Decode(b []byte) error {
 	return d.end()
 }
 
+// CountMessages returns the messages the records of recs say they hold,
+// as their headers say it, unchecked: what a reader sizes its output by
+// before EachRecord checks and decodes them. It stops at the first
+// record it cannot read.
+func CountMessages(recs []byte) int {
+	total := 0
+	for off := 0; off < len(recs); {
+		n, count, err := record.PeekCount(recs[off:])
+		if err != nil {
+			break
+		}
+		total += count
+		off += n
+	}
+	return total
+}
+
 // EachRecord calls fn for every record in recs, checking each (CRC and
 // all); it stops at the first bad one and returns its error, which wraps
 // record.ErrCorrupt and says at which byte the record starts. h and its Keys

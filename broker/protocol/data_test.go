@@ -304,6 +304,12 @@ func TestEachRecord(t *testing.T) {
 	if got := strings.Join(seen, " "); got != "0@0 1@10 2@20 3@30" {
 		t.Fatalf("records seen: %s", got)
 	}
+	if n := CountMessages(recs); n != 10 {
+		t.Fatalf("CountMessages: %d, want 10", n)
+	}
+	if n := CountMessages(append(recs[:len(recs):len(recs)], 1, 2, 3)); n != 10 {
+		t.Fatalf("CountMessages with trailing garbage: %d, want 10", n)
+	}
 	if err := EachRecord(nil, func(*record.Header, []byte) error { return errors.New("called") }); err != nil {
 		t.Fatalf("no records: %v", err)
 	}

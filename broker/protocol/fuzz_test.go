@@ -146,7 +146,9 @@ func FuzzFetchResponse(f *testing.F) {
 		var r FetchResponse
 		fuzzBody(t, data, &r)
 		var scratch []byte
+		counted, count := CountMessages(r.Records), 0
 		err := EachRecord(r.Records, func(h *record.Header, payload []byte) error {
+			count += int(h.Count)
 			raw, err := Decompress(h.Attr, payload, scratch)
 			if err != nil {
 				return err
@@ -162,6 +164,9 @@ func FuzzFetchResponse(f *testing.F) {
 		})
 		if err != nil && !errors.Is(err, record.ErrCorrupt) && !errors.Is(err, ErrBadBody) {
 			t.Fatalf("error %v is neither ErrCorrupt nor ErrBadBody", err)
+		}
+		if err == nil && counted != count {
+			t.Fatalf("CountMessages says %d messages, the records' headers %d", counted, count)
 		}
 	})
 }

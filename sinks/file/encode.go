@@ -28,10 +28,14 @@ type group struct {
 
 // Groups whose buffers are kept between Writes, and how big a kept
 // buffer may be: enough for the usual batch, without holding a big
-// batch's memory forever.
+// batch's memory forever. The first group, the only one of a path
+// without per-event parts, keeps as much as a poll of 16 MiB of bodies
+// makes (a collector's batch memory keeps as much): a buffer let go is
+// made and zeroed again by the next Write.
 const (
-	keptGroups   = 16
-	keptGroupBuf = 4 << 20
+	keptGroups     = 16
+	keptGroupBuf   = 4 << 20
+	keptFirstGroup = 32 << 20
 )
 
 // pathCache is the path of a template with no per-event part, valid for
@@ -116,7 +120,7 @@ func (s *Sink) resetGroups() {
 	for i, g := range s.groups {
 		g.buf, g.ends, g.written = g.buf[:0], g.ends[:0], 0
 		g.key, g.path = "", ""
-		if i >= keptGroups || cap(g.buf) > keptGroupBuf {
+		if i >= keptGroups || (i > 0 && cap(g.buf) > keptGroupBuf) || cap(g.buf) > keptFirstGroup {
 			g.buf, g.ends = nil, nil
 		}
 	}

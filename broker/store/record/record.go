@@ -166,6 +166,20 @@ func PeekLength(buf []byte) (int, error) {
 	return int(n), nil
 }
 
+// PeekCount reads the length and the message count of the record at the
+// start of buf, checking no more than PeekLength does: a reader sizing
+// its output before it decodes the records, which Decode then checks.
+func PeekCount(buf []byte) (length, count int, err error) {
+	n, err := PeekLength(buf)
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(buf) < HeaderSize {
+		return 0, 0, ErrShort
+	}
+	return n, int(binary.LittleEndian.Uint32(buf[20:])), nil
+}
+
 // Decode checks the record at the start of buf and returns its header and
 // payload. The payload aliases buf. keys, if it has capacity, is reused for
 // the key section so that a reader can decode without allocating.

@@ -59,10 +59,11 @@ func (m *batchMem) trim() {
 	if cap(m.slab) > maxKeptEvents {
 		m.slab, m.events = nil, nil
 	}
-	if cap(m.buf) > maxKeptBodies {
+	dropped := cap(m.buf) > maxKeptBodies
+	if dropped {
 		m.buf = nil
 	}
-	m.wr.trim()
+	m.wr.trim(dropped)
 }
 
 // fieldsArray returns an array for a log event's fields: one trim

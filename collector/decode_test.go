@@ -10,7 +10,7 @@ import (
 
 // A batch decoded into the memory of the one before it gets events of
 // its own: no field a processor set on the old events, no old labels,
-// and trim leaves nothing of the old batch referenced.
+// and trim leaves no old event or field referenced.
 func TestBatchMemoryReuse(t *testing.T) {
 	wr := sampleWriteRequest()
 	metrics, err := wr.Marshal()

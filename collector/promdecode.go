@@ -36,8 +36,8 @@ func decodeWriteRequestInto(body string, a *wrArena) (series []prompb.TimeSeries
 // wrArena is the memory the WriteRequests of a batch are decoded into;
 // see batchMem. Each slice is the current chunk, filled up to its
 // length; a full chunk is left to the series that use it and a twice
-// larger one started (wrDecoder.grow). Nothing sets a label's fields
-// other than its name and value, which trim clears.
+// larger one started (grow). Nothing sets a label's fields other than
+// its name and value.
 type wrArena struct {
 	series  []prompb.TimeSeries
 	labels  []prompb.Label
@@ -71,7 +71,7 @@ func (a *wrArena) trim(bodiesDropped bool) {
 	}
 }
 
-// grow returns *xs with room for one more element. When its chunk is
+// grow returns xs with room for one more element. When its chunk is
 // full, a chunk twice as large is started and the elements from keep on
 // (those of the series or request being decoded, which must stay in one
 // array) are moved into it; keep is then 0.

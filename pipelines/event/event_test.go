@@ -255,6 +255,34 @@ func TestAppendStringRoundTrips(t *testing.T) {
 	}
 }
 
+// FuzzAppendString is TestAppendStringRoundTrips for any string, appended
+// to a dst of any length with little room, which puts the 8-byte stores
+// and the growing of buf at every offset: blocks of quotes and
+// backslashes only, escaped in place, double in size.
+func FuzzAppendString(f *testing.F) {
+	f.Add(strings.Repeat(`"`, 17), uint8(0))
+	f.Add(strings.Repeat(`\"`, 9)+"x", uint8(3))
+	f.Add(`{"time":"2026-11-28T10:00:00Z","msg":"a \"quoted\" word"}`+"\x01é\xff", uint8(7))
+	f.Fuzz(func(t *testing.T, s string, prefix uint8) {
+		dst := append(make([]byte, 0, int(prefix)+1), strings.Repeat("p", int(prefix))...)
+		out := AppendString(dst, s)
+		if string(out[:prefix]) != strings.Repeat("p", int(prefix)) {
+			t.Fatalf("AppendString wrote over dst: %q", out[:prefix])
+		}
+		var got, want string
+		if err := json.Unmarshal(out[prefix:], &got); err != nil {
+			t.Fatalf("AppendString(%q) = %s: not JSON: %v", s, out[prefix:], err)
+		}
+		ref, _ := json.Marshal(s)
+		if err := json.Unmarshal(ref, &want); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("AppendString(%q) = %s decodes to %q, want %q", s, out[prefix:], got, want)
+		}
+	})
+}
+
 // SkipJSONSafe stops where a byte loop over jsonSafe stops, from every
 // start, for lengths around its 8-byte steps and the tail it reads as
 // the last 8 bytes of s.

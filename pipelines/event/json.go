@@ -309,6 +309,20 @@ func unsafeBytes(x uint64) uint64 {
 	return (bad | x) & highs
 }
 
+// quotesAndBackslashes marks with its high bit each byte of x that is a
+// quote or a backslash, exactly (no borrow between bytes: a byte's
+// low 7 bits plus 0x7f carry into its high bit only), and reports
+// whether x holds another byte that is not jsonSafe.
+func quotesAndBackslashes(x uint64) (q uint64, other bool) {
+	const low7, highs = 0x7f7f7f7f7f7f7f7f, 0x8080808080808080
+	const ones = 0x0101010101010101
+	zero := func(v uint64) uint64 { return ^((v&low7 + low7) | v) & highs }
+	q = zero(x^(ones*'"')) | zero(x^(ones*'\\'))
+	// Below 0x20: the low 7 bits plus 0x60 do not reach the high bit.
+	control := ^((x&low7 + ones*0x60) | x) & highs
+	return q, control|x&highs != 0
+}
+
 // AppendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
 //
 // It copies 8 bytes at a time with one load and one store, also when
@@ -330,12 +344,32 @@ func AppendString(dst []byte, s string) []byte {
 		for i+8 <= len(s) {
 			x := load8(s[i:])
 			binary.LittleEndian.PutUint64(buf[n:n+8], x)
-			if m := unsafeBytes(x); m != 0 {
+			m := unsafeBytes(x)
+			if m == 0 {
+				i, n = i+8, n+8
+				continue
+			}
+			q, other := quotesAndBackslashes(x)
+			if other {
 				k := bits.TrailingZeros64(m) >> 3
 				i, n = i+k, n+k
 				goto escape
 			}
+			// Only quotes and backslashes, as in JSON inside a log line:
+			// each is escaped in place, the rest of the block stored
+			// again one byte further on (buf's room covers 8 escapes
+			// and the last store).
+			for ; q != 0; q &= q - 1 {
+				k := bits.TrailingZeros64(q) >> 3
+				buf[n+k] = '\\'
+				n++
+				binary.LittleEndian.PutUint64(buf[n+k:n+k+8], x>>(8*k))
+			}
 			i, n = i+8, n+8
+			if len(buf)-n < len(s)-i+room {
+				buf = slices.Grow(buf[:n], len(s)-i+room)
+				buf = buf[:cap(buf)]
+			}
 		}
 		if r := len(s) - i; r > 0 && len(s) >= 8 {
 			// The store's bytes past the r left are written over or cut off.

@@ -176,8 +176,17 @@ func TestDropOldestWhileReading(t *testing.T) {
 		}
 		prev = i
 		read++
+		if read == 1 {
+			// The writer laps the reader before it reads on: however
+			// fast the machine, there are drops to race with.
+			for deadline := time.Now().Add(10 * time.Second); s.m.dropped.Get() == 0; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the writer never lapped a reader holding the first record")
+				}
+			}
+		}
 		if read%7 == 0 {
-			time.Sleep(time.Millisecond) // a slow reader, so the writer laps it
+			time.Sleep(time.Millisecond) // a slow reader, so the writer laps it again
 		}
 		if err := s.Ack(e); err != nil {
 			t.Fatal(err)

@@ -52,39 +52,34 @@ func (e *encoder) encodeV1(chunks []chunk, metadata []prompb.MetricMetadata) ([]
 	return e.compress(buf), nil
 }
 
-// appendLabelsPB appends labels as a TimeSeries' repeated field 1.
+// appendLabelsPB appends labels as a TimeSeries' repeated field 1, as
+// gogo writes them: lengths of any size, an empty name or value left
+// out. Labels as the spec wants them take appendValidLabelsPB's way.
 func appendLabelsPB(dst []byte, labels []prompb.Label) []byte {
-	for _, l := range labels {
-		// Most labels are a name and a value of under 124 bytes
-		// together: their field is 0a L 0a N name 12 V value, written
-		// in one go.
-		if n, v := len(l.Name), len(l.Value); n > 0 && v > 0 && n+v < 124 {
-			dst = append(dst, 0x0a, byte(n+v+4), 0x0a, byte(n))
-			dst = append(dst, l.Name...)
-			dst = append(dst, 0x12, byte(v))
-			dst = append(dst, l.Value...)
-			continue
-		}
+	for i := range labels {
+		name, value := labels[i].Name, labels[i].Value
 		n := 0
-		if l.Name != "" {
-			n += 1 + varintLen(uint64(len(l.Name))) + len(l.Name)
+		if name != "" {
+			n += 1 + varintLen(uint64(len(name))) + len(name)
 		}
-		if l.Value != "" {
-			n += 1 + varintLen(uint64(len(l.Value))) + len(l.Value)
+		if value != "" {
+			n += 1 + varintLen(uint64(len(value))) + len(value)
 		}
-		dst = appendVarint(append(dst, 0x0a), uint64(n))
-		if l.Name != "" {
-			dst = append(appendVarint(append(dst, 0x0a), uint64(len(l.Name))), l.Name...)
+		dst = binary.AppendUvarint(append(dst, 0x0a), uint64(n))
+		if name != "" {
+			dst = append(binary.AppendUvarint(append(dst, 0x0a), uint64(len(name))), name...)
 		}
-		if l.Value != "" {
-			dst = append(appendVarint(append(dst, 0x12), uint64(len(l.Value))), l.Value...)
+		if value != "" {
+			dst = append(binary.AppendUvarint(append(dst, 0x12), uint64(len(value))), value...)
 		}
 	}
 	return dst
 }
 
 // appendValidLabelsPB is appendLabelsPB for labels as the spec wants
-// them (see normalize), which most are: it checks them as it encodes
+// them (see normalize) with a name and a value of under 124 bytes
+// together, which most are: each label's field is then 0a L 0a N name
+// 12 V value, written in one go. It checks the labels as it encodes
 // them, and reports false, having written part of them, for any others.
 func appendValidLabelsPB(dst []byte, labels []prompb.Label) ([]byte, bool) {
 	named := false
@@ -118,17 +113,17 @@ func appendSeriesPB(dst []byte, c *chunk) []byte {
 		k := c.histograms[i].Size()
 		n += 1 + varintLen(uint64(k)) + k
 	}
-	dst = appendVarint(append(dst, 0x0a), uint64(n))
+	dst = binary.AppendUvarint(append(dst, 0x0a), uint64(n))
 	dst = append(dst, c.s.labelPB...)
 	for _, smp := range c.samples {
-		dst = appendVarint(append(dst, 0x12), uint64(sampleLen(smp)))
+		dst = binary.AppendUvarint(append(dst, 0x12), uint64(sampleLen(smp)))
 		// As gogo does, a zero value or timestamp is left out (so -0 is
 		// sent as 0).
 		if smp.Value != 0 {
 			dst = binary.LittleEndian.AppendUint64(append(dst, 0x09), math.Float64bits(smp.Value))
 		}
 		if smp.Timestamp != 0 {
-			dst = appendVarint(append(dst, 0x10), uint64(smp.Timestamp))
+			dst = binary.AppendUvarint(append(dst, 0x10), uint64(smp.Timestamp))
 		}
 	}
 	for i := range c.exemplars {
@@ -163,18 +158,10 @@ type gogoMessage interface {
 // to samples. Their marshalling cannot fail when sized by Size.
 func appendMessage(dst []byte, tag byte, m gogoMessage) []byte {
 	k := m.Size()
-	dst = appendVarint(append(dst, tag), uint64(k))
+	dst = binary.AppendUvarint(append(dst, tag), uint64(k))
 	dst = slices.Grow(dst, k)
 	_, _ = m.MarshalToSizedBuffer(dst[len(dst) : len(dst)+k])
 	return dst[:len(dst)+k]
-}
-
-func appendVarint(dst []byte, v uint64) []byte {
-	for v >= 0x80 {
-		dst = append(dst, byte(v)|0x80)
-		v >>= 7
-	}
-	return append(dst, byte(v))
 }
 
 func varintLen(v uint64) int {

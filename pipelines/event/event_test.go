@@ -358,3 +358,16 @@ func TestAppendStringWorstCases(t *testing.T) {
 		}
 	}
 }
+
+// LabelNameLess orders names as string comparison does, first bytes
+// that differ or not, empty names included.
+func TestLabelNameLess(t *testing.T) {
+	names := []string{"", "a", "b", "__name__", "pod", "pod_template_hash", "path", "Z", "é", "ab", "aa"}
+	for _, a := range names {
+		for _, b := range names {
+			if got, want := LabelNameLess(a, b), a < b; got != want {
+				t.Errorf("LabelNameLess(%q, %q) = %v, want %v", a, b, got, want)
+			}
+		}
+	}
+}

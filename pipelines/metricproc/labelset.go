@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/sluicehq/sluice/pipelines/event"
 )
 
 // labelSet is the labels of one series while the relabel rules run: the
@@ -43,20 +45,11 @@ func (s *labelSet) reset(base []prompb.Label) (sorted bool) {
 	for i := range base {
 		s.gone[i] = base[i].Value == ""
 		s.anyGone = s.anyGone || s.gone[i]
-		if i > 0 && after(base[i-1].Name, base[i].Name) {
+		if i > 0 && event.LabelNameLess(base[i].Name, base[i-1].Name) {
 			sorted = false
 		}
 	}
 	return sorted
-}
-
-// after reports whether a sorts after b. Label names mostly differ in
-// their first byte, which decides without a call to compare them.
-func after(a, b string) bool {
-	if a != "" && b != "" && a[0] != b[0] {
-		return a[0] > b[0]
-	}
-	return a > b
 }
 
 // changed reports whether the labels differ from base.
@@ -160,7 +153,7 @@ func (s *labelSet) appendResult(dst []prompb.Label) []prompb.Label {
 			continue
 		}
 		name := s.base[i].Name
-		for len(add) > 0 && after(name, add[0].Name) {
+		for len(add) > 0 && event.LabelNameLess(add[0].Name, name) {
 			dst = appendLabel(dst, add[0].Name, add[0].Value)
 			add = add[1:]
 		}

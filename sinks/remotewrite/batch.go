@@ -168,7 +168,7 @@ func (b *batch) addSeries(ts *prompb.TimeSeries) {
 func (b *batch) normalize(ls []prompb.Label) ([]prompb.Label, string) {
 	ok, named := true, false
 	for i := range ls {
-		if ls[i].Value == "" || (i > 0 && !before(ls[i-1].Name, ls[i].Name)) {
+		if ls[i].Value == "" || (i > 0 && !event.LabelNameLess(ls[i-1].Name, ls[i].Name)) {
 			ok = false
 			break
 		}
@@ -201,16 +201,6 @@ func (b *batch) normalize(ls []prompb.Label) ([]prompb.Label, string) {
 		return nil, reasonNoName
 	}
 	return out, ""
-}
-
-// before reports whether a sorts strictly before b. Label names mostly
-// differ in their first byte, which decides without a call to compare
-// them.
-func before(a, b string) bool {
-	if a != "" && b != "" && a[0] != b[0] {
-		return a[0] < b[0]
-	}
-	return a < b
 }
 
 // labelValue returns the value of the label name in sorted labels.

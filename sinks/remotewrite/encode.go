@@ -11,6 +11,8 @@ import (
 	"github.com/klauspost/compress/s2"
 	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
+
+	"github.com/sluicehq/sluice/pipelines/event"
 )
 
 // maxKeptBuffer is the largest encoding buffer a shard keeps for the next
@@ -86,7 +88,7 @@ func appendValidLabelsPB(dst []byte, labels []prompb.Label) ([]byte, bool) {
 	for i := range labels {
 		l := &labels[i] // not a copy: a prompb.Label is 64 bytes
 		n, v := len(l.Name), len(l.Value)
-		if v == 0 || n == 0 || n+v >= 124 || (i > 0 && !before(labels[i-1].Name, l.Name)) {
+		if v == 0 || n == 0 || n+v >= 124 || (i > 0 && !event.LabelNameLess(labels[i-1].Name, l.Name)) {
 			return dst, false
 		}
 		named = named || l.Name == labelName

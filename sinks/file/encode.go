@@ -26,16 +26,14 @@ type group struct {
 	written int
 }
 
-// Groups whose buffers are kept between Writes, and how big a kept
-// buffer may be: enough for the usual batch, without holding a big
-// batch's memory forever. The first group, the only one of a path
-// without per-event parts, keeps as much as a poll of 16 MiB of bodies
-// makes (a collector's batch memory keeps as much): a buffer let go is
-// made and zeroed again by the next Write.
+// Groups whose buffers are kept between Writes, and how many bytes of
+// buffers in all: enough for the usual batch (a collector's poll of up
+// to 16 MiB of bodies, whose events make more), without holding a big
+// batch's memory forever. A buffer let go is made and zeroed again by
+// the next Write that needs it.
 const (
-	keptGroups     = 16
-	keptGroupBuf   = 4 << 20
-	keptFirstGroup = 32 << 20
+	keptGroups = 16
+	keptBytes  = 32 << 20
 )
 
 // pathCache is the path of a template with no per-event part, valid for
@@ -117,10 +115,12 @@ func (s *Sink) newGroup(key string) *group {
 
 // resetGroups empties the groups for the next Write.
 func (s *Sink) resetGroups() {
+	kept := 0
 	for i, g := range s.groups {
 		g.buf, g.ends, g.written = g.buf[:0], g.ends[:0], 0
 		g.key, g.path = "", ""
-		if i >= keptGroups || (i > 0 && cap(g.buf) > keptGroupBuf) || cap(g.buf) > keptFirstGroup {
+		if kept += cap(g.buf); i >= keptGroups || kept > keptBytes {
+			kept -= cap(g.buf)
 			g.buf, g.ends = nil, nil
 		}
 	}

@@ -3,6 +3,7 @@ package file
 import (
 	"math"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -59,5 +60,27 @@ func TestEncodings(t *testing.T) {
 				t.Errorf("file:\n got %q\nwant %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// resetGroups keeps the buffers of the first groups for the next Write
+// while they hold keptBytes in all, and lets the others go.
+func TestResetGroupsKeepsBoundedBuffers(t *testing.T) {
+	s := &Sink{index: map[string]int{}}
+	caps := []int{20 << 20, 8 << 20, 8 << 20, 1 << 20}
+	for _, c := range caps {
+		s.groups = append(s.groups, &group{buf: make([]byte, 10, c)})
+	}
+	s.resetGroups()
+	var got []int
+	for _, g := range s.groups[:len(caps)] {
+		got = append(got, cap(g.buf))
+		if len(g.buf) != 0 {
+			t.Fatalf("a kept buffer holds %d bytes", len(g.buf))
+		}
+	}
+	// 20+8 MiB fit in 32 MiB, a third 8 MiB would not; the 1 MiB after it does.
+	if want := []int{20 << 20, 8 << 20, 0, 1 << 20}; !slices.Equal(got, want) {
+		t.Fatalf("kept capacities %v, want %v", got, want)
 	}
 }
